@@ -1,0 +1,183 @@
+// Package config defines Tollgate's configuration: its defaults, how a YAML
+// file and TOLLGATE_* environment variables fill it, and its validation.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the file format of Tollgate's configuration. Every key can also be
+// set by an environment variable, which wins over the file.
+type Config struct {
+	// Issuer is the public base URL; it is the iss of every token.
+	Issuer string `yaml:"issuer" env:"TOLLGATE_ISSUER"`
+	// Listen is the address the HTTP server binds.
+	Listen string `yaml:"listen" env:"TOLLGATE_LISTEN"`
+	// DataDir holds the embedded SQLite database and the generated secret.
+	DataDir string `yaml:"data_dir" env:"TOLLGATE_DATA_DIR"`
+	// DatabaseURL is postgres://… or sqlite:PATH.
+	DatabaseURL string `yaml:"database_url" env:"TOLLGATE_DATABASE_URL"`
+	// RedisURL is optional; without it revocation lives in the SQL database.
+	RedisURL string `yaml:"redis_url" env:"TOLLGATE_REDIS_URL"`
+	// Secret is the system secret: token HMACs and key encryption derive from it.
+	Secret string `yaml:"secret" env:"TOLLGATE_SECRET"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"log_level" env:"TOLLGATE_LOG_LEVEL"`
+
+	AccessTokenLifetime  Duration `yaml:"access_token_lifetime" env:"TOLLGATE_ACCESS_TOKEN_LIFETIME"`
+	IDTokenLifetime      Duration `yaml:"id_token_lifetime" env:"TOLLGATE_ID_TOKEN_LIFETIME"`
+	RefreshTokenLifetime Duration `yaml:"refresh_token_lifetime" env:"TOLLGATE_REFRESH_TOKEN_LIFETIME"`
+	CodeLifetime         Duration `yaml:"code_lifetime" env:"TOLLGATE_CODE_LIFETIME"`
+	SessionLifetime      Duration `yaml:"session_lifetime" env:"TOLLGATE_SESSION_LIFETIME"`
+
+	// Argon2 parameters for password hashes (RFC 9106; OWASP minimum m=19 MiB, t=2, p=1).
+	Argon2MemoryKiB   uint32 `yaml:"argon2_memory_kib" env:"TOLLGATE_ARGON2_MEMORY_KIB"`
+	Argon2Iterations  uint32 `yaml:"argon2_iterations" env:"TOLLGATE_ARGON2_ITERATIONS"`
+	Argon2Parallelism uint8  `yaml:"argon2_parallelism" env:"TOLLGATE_ARGON2_PARALLELISM"`
+}
+
+// Duration is a time.Duration written as "1h", "30m", "720h".
+type Duration time.Duration
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("want a duration such as 1h or 15m: %w", err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText writes the duration as Go does.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		Issuer:               "http://localhost:8080",
+		DataDir:              "./data",
+		LogLevel:             "info",
+		AccessTokenLifetime:  Duration(time.Hour),
+		IDTokenLifetime:      Duration(time.Hour),
+		RefreshTokenLifetime: Duration(30 * 24 * time.Hour),
+		CodeLifetime:         Duration(time.Minute),
+		SessionLifetime:      Duration(24 * time.Hour),
+		Argon2MemoryKiB:      19 * 1024,
+		Argon2Iterations:     2,
+		Argon2Parallelism:    1,
+	}
+}
+
+// Load reads the defaults, then the YAML file at path (if path is not empty),
+// then the environment, and validates the result.
+func Load(path string, environ []string) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("config file: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(raw))
+		dec.KnownFields(true)
+		// An empty file decodes to io.EOF: it simply sets nothing.
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return Config{}, fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(&cfg, environ); err != nil {
+		return Config{}, err
+	}
+	cfg.fillDerived()
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// fillDerived sets the defaults that depend on other keys.
+func (c *Config) fillDerived() {
+	c.Issuer = strings.TrimRight(c.Issuer, "/")
+	if c.Listen == "" {
+		port := "8080"
+		if u, err := url.Parse(c.Issuer); err == nil && u.Port() != "" {
+			port = u.Port()
+		}
+		c.Listen = ":" + port
+	}
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = "sqlite:" + filepath.Join(c.DataDir, "tollgate.db")
+	}
+}
+
+// EmbeddedDatabase reports whether the configuration runs on a SQLite file.
+func (c Config) EmbeddedDatabase() bool { return strings.HasPrefix(c.DatabaseURL, "sqlite:") }
+
+// Validate reports every invalid key at once, each naming the key, the value
+// and what is expected.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key string, value any, want string) {
+		errs = append(errs, fmt.Errorf("%s=%q: %s", key, fmt.Sprint(value), want))
+	}
+	if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		bad("issuer", c.Issuer, "want an absolute http(s) URL without query or fragment")
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", c.Listen, "want host:port, such as :8080")
+	}
+	switch {
+	case strings.HasPrefix(c.DatabaseURL, "postgres://"), strings.HasPrefix(c.DatabaseURL, "postgresql://"):
+	case strings.HasPrefix(c.DatabaseURL, "sqlite:") && len(c.DatabaseURL) > len("sqlite:"):
+	default:
+		bad("database_url", c.DatabaseURL, "want postgres://… or sqlite:PATH")
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			bad("redis_url", c.RedisURL, "want redis://host:port/db or rediss://…")
+		}
+	}
+	if c.Secret != "" && len(c.Secret) < 32 {
+		bad("secret", "(hidden)", "want at least 32 characters")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level", c.LogLevel, "want debug, info, warn or error")
+	}
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{
+		{"access_token_lifetime", c.AccessTokenLifetime},
+		{"id_token_lifetime", c.IDTokenLifetime},
+		{"refresh_token_lifetime", c.RefreshTokenLifetime},
+		{"code_lifetime", c.CodeLifetime},
+		{"session_lifetime", c.SessionLifetime},
+	} {
+		if d.v <= 0 {
+			bad(d.key, time.Duration(d.v), "want a positive duration")
+		}
+	}
+	if c.Argon2MemoryKiB < 19*1024 {
+		bad("argon2_memory_kib", c.Argon2MemoryKiB, "want at least 19456 (19 MiB)")
+	}
+	if c.Argon2Iterations < 2 {
+		bad("argon2_iterations", c.Argon2Iterations, "want at least 2")
+	}
+	if c.Argon2Parallelism < 1 {
+		bad("argon2_parallelism", c.Argon2Parallelism, "want at least 1")
+	}
+	return errors.Join(errs...)
+}

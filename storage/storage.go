@@ -1,0 +1,222 @@
+// Package storage declares Tollgate's domain types and the storage contract that
+// every backend implements. Nothing here knows about HTTP or about fosite: the
+// fosite adapter (package oauthstore) translates between the two.
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// The only sentinel errors a backend returns; everything else is a failure of
+// the backend itself (and surfaces to clients as 503).
+var (
+	// ErrNotFound: no such record, or a record that has expired.
+	ErrNotFound = errors.New("storage: not found")
+	// ErrAlreadyExists: a create collided with an existing key.
+	ErrAlreadyExists = errors.New("storage: already exists")
+	// ErrInactive: a conditional state change lost, because the record was
+	// already used or revoked (a code redeemed twice, a rotated refresh token).
+	ErrInactive = errors.New("storage: already used or revoked")
+)
+
+// Client is an OAuth 2.0 client registration.
+type Client struct {
+	ID                     string
+	SecretHash             string // empty for public clients
+	Name                   string
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	GrantTypes             []string
+	ResponseTypes          []string
+	Scopes                 []string
+	Audience               []string
+	Public                 bool // token_endpoint_auth_method none; PKCE only
+	SkipConsent            bool
+	CreatedAt              time.Time
+	UpdatedAt              time.Time
+}
+
+// User is a local account. ID is the stable OpenID subject.
+type User struct {
+	ID            string
+	Email         string // stored lower-cased; unique
+	EmailVerified bool
+	Name          string
+	Picture       string
+	PasswordHash  string // PHC-formatted argon2id; empty when the user has no password
+	Disabled      bool
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// Session is a browser session at the hosted pages. ID is a hash of the
+// cookie's value, so a database dump cannot be replayed as cookies.
+type Session struct {
+	ID        string
+	UserID    string
+	AuthTime  time.Time
+	AMR       []string
+	ExpiresAt time.Time
+	CreatedAt time.Time
+}
+
+// Consent remembers the scopes a user granted to a client.
+type Consent struct {
+	UserID    string
+	ClientID  string
+	Scopes    []string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// KeyState is where a signing key is in its life.
+type KeyState string
+
+const (
+	// KeyNext is published in JWKS but does not sign yet, so verifiers have it
+	// before the first token signed with it reaches them.
+	KeyNext KeyState = "next"
+	// KeyActive signs new tokens. There is at most one.
+	KeyActive KeyState = "active"
+	// KeyRetired no longer signs and stays published until RetiresAt, when the
+	// last token it signed has expired.
+	KeyRetired KeyState = "retired"
+)
+
+// SigningKey is an asymmetric key used to sign ID and access tokens.
+type SigningKey struct {
+	ID         string // the JWK kid
+	Algorithm  string // RS256, ES256, EdDSA
+	State      KeyState
+	PrivateKey []byte // encrypted at rest by the keyring, never stored in clear
+	PublicJWK  []byte // JSON Web Key, public part only
+	CreatedAt  time.Time
+	RetiresAt  time.Time // zero unless retired
+}
+
+// TokenKind names the kind of an OAuth artifact held in the token table.
+type TokenKind string
+
+const (
+	KindAuthorizeCode   TokenKind = "authorize_code"
+	KindAccessToken     TokenKind = "access_token"
+	KindRefreshToken    TokenKind = "refresh_token"
+	KindPKCE            TokenKind = "pkce"
+	KindOpenIDSession   TokenKind = "oidc"
+	KindClientAssertion TokenKind = "client_assertion"
+)
+
+// Token is a stored OAuth artifact: an authorization code, an access or refresh
+// token, or a request bound to one. It is keyed by the token's signature (an
+// HMAC or a JWT signature), never by the token itself.
+type Token struct {
+	Kind      TokenKind
+	Signature string
+	RequestID string // the grant: every token issued from one authorization shares it
+	ClientID  string
+	Subject   string
+	JTI       string // access tokens: the JWT ID recorded on revocation
+	Active    bool
+	ExpiresAt time.Time
+	Data      []byte // the serialized request, opaque to storage
+	CreatedAt time.Time
+}
+
+// ClientStore holds client registrations.
+type ClientStore interface {
+	CreateClient(ctx context.Context, c Client) error
+	GetClient(ctx context.Context, id string) (Client, error)
+	ListClients(ctx context.Context) ([]Client, error)
+	// UpdateClient applies update to the stored client atomically.
+	UpdateClient(ctx context.Context, id string, update func(Client) (Client, error)) error
+	DeleteClient(ctx context.Context, id string) error
+}
+
+// UserStore holds local accounts.
+type UserStore interface {
+	CreateUser(ctx context.Context, u User) error
+	GetUser(ctx context.Context, id string) (User, error)
+	// GetUserByEmail matches the address case-insensitively.
+	GetUserByEmail(ctx context.Context, email string) (User, error)
+	ListUsers(ctx context.Context) ([]User, error)
+	UpdateUser(ctx context.Context, id string, update func(User) (User, error)) error
+	DeleteUser(ctx context.Context, id string) error
+}
+
+// SessionStore holds browser sessions.
+type SessionStore interface {
+	CreateSession(ctx context.Context, s Session) error
+	// GetSession returns ErrNotFound for an expired session.
+	GetSession(ctx context.Context, id string) (Session, error)
+	DeleteSession(ctx context.Context, id string) error
+	DeleteUserSessions(ctx context.Context, userID string) error
+}
+
+// ConsentStore remembers consent decisions.
+type ConsentStore interface {
+	// SaveConsent creates or replaces the user's consent for the client.
+	SaveConsent(ctx context.Context, c Consent) error
+	GetConsent(ctx context.Context, userID, clientID string) (Consent, error)
+	DeleteConsent(ctx context.Context, userID, clientID string) error
+}
+
+// KeyStore holds signing keys, shared by every replica.
+type KeyStore interface {
+	CreateKey(ctx context.Context, k SigningKey) error
+	// ListKeys returns all keys, oldest first.
+	ListKeys(ctx context.Context) ([]SigningKey, error)
+	UpdateKey(ctx context.Context, id string, update func(SigningKey) (SigningKey, error)) error
+	DeleteKey(ctx context.Context, id string) error
+}
+
+// TokenStore holds OAuth artifacts by signature.
+type TokenStore interface {
+	CreateToken(ctx context.Context, t Token) error
+	// GetToken returns the token whether active or not; ErrNotFound if absent.
+	GetToken(ctx context.Context, kind TokenKind, signature string) (Token, error)
+	// DeactivateToken marks an active token used. It returns ErrInactive when
+	// the token exists but was already deactivated, so that of two concurrent
+	// redemptions exactly one succeeds.
+	DeactivateToken(ctx context.Context, kind TokenKind, signature string) error
+	DeleteToken(ctx context.Context, kind TokenKind, signature string) error
+	// DeactivateGrant deactivates every token of the kind issued under the grant.
+	DeactivateGrant(ctx context.Context, kind TokenKind, requestID string) error
+	// DeleteGrant deletes every token of the kind issued under the grant and
+	// returns what it deleted.
+	DeleteGrant(ctx context.Context, kind TokenKind, requestID string) ([]Token, error)
+	// DeleteSubjectTokens deletes the tokens of the kind issued to a user.
+	DeleteSubjectTokens(ctx context.Context, kind TokenKind, subject string) ([]Token, error)
+	// DeleteExpiredTokens removes up to limit tokens that expired before t.
+	DeleteExpiredTokens(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
+// RevocationList records revoked access-token IDs until the tokens expire.
+type RevocationList interface {
+	Revoke(ctx context.Context, jti string, expiresAt time.Time) error
+	IsRevoked(ctx context.Context, jti string) (bool, error)
+}
+
+// Transactor runs a group of calls atomically. Calls made with the returned
+// context join the transaction.
+type Transactor interface {
+	BeginTx(ctx context.Context) (context.Context, error)
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
+// Store is everything Tollgate keeps. Handlers ask for the smaller interfaces.
+type Store interface {
+	ClientStore
+	UserStore
+	SessionStore
+	ConsentStore
+	KeyStore
+	TokenStore
+	RevocationList
+	Transactor
+	// Ping reports whether the backend answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
