@@ -1,0 +1,331 @@
+// Package keyring manages the asymmetric keys that sign Tollgate's tokens:
+// generation, encryption at rest, rotation with overlap, and the public JWKS.
+// Keys live in the database so that every replica signs and verifies with the
+// same set.
+package keyring
+
+import (
+	"context"
+	"crypto"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/tollgate/tollgate/storage"
+)
+
+// refreshEvery bounds how long a replica may sign with a key another replica
+// has rotated away (issue: replicas pick up a rotation within a minute).
+const refreshEvery = 30 * time.Second
+
+// Store is what the keyring needs from storage.
+type Store interface {
+	storage.KeyStore
+	storage.Transactor
+}
+
+// Key is a decrypted signing key.
+type Key struct {
+	ID        string
+	Algorithm string
+	State     storage.KeyState
+	Private   crypto.Signer
+	CreatedAt time.Time
+	RetiresAt time.Time
+}
+
+// Public returns the key's public JWK.
+func (k Key) Public() jose.JSONWebKey {
+	return jose.JSONWebKey{Key: k.Private.Public(), KeyID: k.ID, Algorithm: k.Algorithm, Use: "sig"}
+}
+
+// Keyring loads, caches and rotates signing keys.
+type Keyring struct {
+	store Store
+	aead  cipher.AEAD
+	now   func() time.Time
+
+	mu       sync.Mutex
+	keys     []Key
+	loadedAt time.Time
+}
+
+// New returns a keyring over store whose private keys are encrypted under a
+// key derived from the system secret.
+func New(store Store, systemSecret []byte) (*Keyring, error) {
+	if len(systemSecret) < 32 {
+		return nil, errors.New("keyring: system secret shorter than 32 bytes")
+	}
+	encKey, err := hkdf.Key(sha256.New, systemSecret, nil, "tollgate signing-key encryption v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("keyring: derive key: %w", err)
+	}
+	block, err := aes.NewCipher(encKey)
+	if err != nil {
+		return nil, fmt.Errorf("keyring: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("keyring: %w", err)
+	}
+	return &Keyring{store: store, aead: aead, now: time.Now}, nil
+}
+
+// Ensure creates the first active key and its successor when the store has
+// none, and drops retired keys whose tokens have all expired.
+func (r *Keyring) Ensure(ctx context.Context) error {
+	return r.inTx(ctx, func(ctx context.Context) error {
+		keys, err := r.store.ListKeys(ctx)
+		if err != nil {
+			return fmt.Errorf("list keys: %w", err)
+		}
+		var haveActive, haveNext bool
+		for _, k := range keys {
+			switch {
+			case k.State == storage.KeyRetired && !k.RetiresAt.After(r.now()):
+				if err := r.store.DeleteKey(ctx, k.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+					return fmt.Errorf("delete expired key %s: %w", k.ID, err)
+				}
+			case k.State == storage.KeyActive:
+				haveActive = true
+			case k.State == storage.KeyNext:
+				haveNext = true
+			}
+		}
+		if !haveActive {
+			if err := r.create(ctx, storage.KeyActive); err != nil {
+				return err
+			}
+		}
+		if !haveNext {
+			return r.create(ctx, storage.KeyNext)
+		}
+		return nil
+	})
+}
+
+// Rotate retires the active key (kept published for retain, the longest life
+// of a token it signed), promotes the published next key, and publishes a new
+// next key. Because the promoted key was already in JWKS, verifiers know it
+// before the first token it signs reaches them.
+func (r *Keyring) Rotate(ctx context.Context, retain time.Duration) error {
+	if err := r.Ensure(ctx); err != nil {
+		return err
+	}
+	err := r.inTx(ctx, func(ctx context.Context) error {
+		keys, err := r.store.ListKeys(ctx)
+		if err != nil {
+			return fmt.Errorf("list keys: %w", err)
+		}
+		now := r.now()
+		for _, k := range keys {
+			var to storage.KeyState
+			switch k.State {
+			case storage.KeyActive:
+				to = storage.KeyRetired
+			case storage.KeyNext:
+				to = storage.KeyActive
+			default:
+				continue
+			}
+			from := k.State
+			err := r.store.UpdateKey(ctx, k.ID, func(cur storage.SigningKey) (storage.SigningKey, error) {
+				if cur.State != from {
+					return cur, fmt.Errorf("key %s changed state concurrently", cur.ID)
+				}
+				cur.State = to
+				if to == storage.KeyRetired {
+					cur.RetiresAt = now.Add(retain)
+				}
+				return cur, nil
+			})
+			if err != nil {
+				return fmt.Errorf("rotate key %s: %w", k.ID, err)
+			}
+		}
+		return r.create(ctx, storage.KeyNext)
+	})
+	if err != nil {
+		return err
+	}
+	r.invalidate()
+	return nil
+}
+
+// Active returns the key that signs new tokens.
+func (r *Keyring) Active(ctx context.Context) (Key, error) {
+	keys, err := r.Keys(ctx)
+	if err != nil {
+		return Key{}, err
+	}
+	for _, k := range keys {
+		if k.State == storage.KeyActive {
+			return k, nil
+		}
+	}
+	return Key{}, errors.New("keyring: no active signing key")
+}
+
+// Lookup returns the published key with the given kid, reloading once from
+// the store when it is unknown (another replica may just have rotated).
+func (r *Keyring) Lookup(ctx context.Context, kid string) (Key, error) {
+	for attempt := 0; attempt < 2; attempt++ {
+		keys, err := r.Keys(ctx)
+		if err != nil {
+			return Key{}, err
+		}
+		for _, k := range keys {
+			if k.ID == kid {
+				return k, nil
+			}
+		}
+		if attempt == 0 && !r.reloadedWithin(time.Second) {
+			r.invalidate()
+			continue
+		}
+		break
+	}
+	return Key{}, fmt.Errorf("keyring: unknown key %q", kid)
+}
+
+// JWKS returns the public keys verifiers should trust: next, active and the
+// retired keys whose tokens may still be live. Never private material.
+func (r *Keyring) JWKS(ctx context.Context) (jose.JSONWebKeySet, error) {
+	keys, err := r.Keys(ctx)
+	if err != nil {
+		return jose.JSONWebKeySet{}, err
+	}
+	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(keys))}
+	for _, k := range keys {
+		set.Keys = append(set.Keys, k.Public())
+	}
+	return set, nil
+}
+
+// Keys returns the decrypted, unexpired keys, cached for refreshEvery.
+func (r *Keyring) Keys(ctx context.Context) ([]Key, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.keys != nil && r.now().Sub(r.loadedAt) < refreshEvery {
+		return r.keys, nil
+	}
+	stored, err := r.store.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("keyring: list keys: %w", err)
+	}
+	keys := make([]Key, 0, len(stored))
+	for _, s := range stored {
+		if s.State == storage.KeyRetired && !s.RetiresAt.After(r.now()) {
+			continue
+		}
+		k, err := r.decrypt(s)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	r.keys, r.loadedAt = keys, r.now()
+	return keys, nil
+}
+
+func (r *Keyring) invalidate() {
+	r.mu.Lock()
+	r.keys = nil
+	r.mu.Unlock()
+}
+
+func (r *Keyring) reloadedWithin(d time.Duration) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.keys != nil && r.now().Sub(r.loadedAt) < d
+}
+
+func (r *Keyring) create(ctx context.Context, state storage.KeyState) error {
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return fmt.Errorf("generate key: %w", err)
+	}
+	pub := jose.JSONWebKey{Key: priv.Public(), Algorithm: string(jose.RS256), Use: "sig"}
+	thumb, err := pub.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return fmt.Errorf("key thumbprint: %w", err)
+	}
+	pub.KeyID = base64.RawURLEncoding.EncodeToString(thumb)[:16]
+	pubJSON, err := json.Marshal(pub)
+	if err != nil {
+		return fmt.Errorf("marshal public key: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return fmt.Errorf("marshal private key: %w", err)
+	}
+	sealed, err := r.seal(der, pub.KeyID)
+	if err != nil {
+		return err
+	}
+	err = r.store.CreateKey(ctx, storage.SigningKey{
+		ID: pub.KeyID, Algorithm: pub.Algorithm, State: state,
+		PrivateKey: sealed, PublicJWK: pubJSON, CreatedAt: r.now().UTC(),
+	})
+	if err != nil {
+		return fmt.Errorf("store key: %w", err)
+	}
+	return nil
+}
+
+// seal encrypts a private key, binding the ciphertext to its kid so that rows
+// cannot be swapped.
+func (r *Keyring) seal(plain []byte, kid string) ([]byte, error) {
+	nonce := make([]byte, r.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("nonce: %w", err)
+	}
+	return r.aead.Seal(nonce, nonce, plain, []byte(kid)), nil
+}
+
+func (r *Keyring) decrypt(s storage.SigningKey) (Key, error) {
+	ns := r.aead.NonceSize()
+	if len(s.PrivateKey) < ns {
+		return Key{}, fmt.Errorf("keyring: key %s: ciphertext too short", s.ID)
+	}
+	der, err := r.aead.Open(nil, s.PrivateKey[:ns], s.PrivateKey[ns:], []byte(s.ID))
+	if err != nil {
+		return Key{}, fmt.Errorf("keyring: key %s does not decrypt: was the system secret changed?", s.ID)
+	}
+	parsed, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return Key{}, fmt.Errorf("keyring: key %s: %w", s.ID, err)
+	}
+	signer, ok := parsed.(crypto.Signer)
+	if !ok {
+		return Key{}, fmt.Errorf("keyring: key %s is not a signing key", s.ID)
+	}
+	return Key{ID: s.ID, Algorithm: s.Algorithm, State: s.State, Private: signer, CreatedAt: s.CreatedAt, RetiresAt: s.RetiresAt}, nil
+}
+
+func (r *Keyring) inTx(ctx context.Context, fn func(context.Context) error) (err error) {
+	txCtx, err := r.store.BeginTx(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(txCtx); err != nil {
+		_ = r.store.Rollback(txCtx)
+		return err
+	}
+	if err := r.store.Commit(txCtx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,104 @@
+// Package passwords hashes and verifies passwords with argon2id (RFC 9106),
+// storing parameters with each hash so they can be raised without breaking
+// existing accounts.
+package passwords
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+
+	"golang.org/x/crypto/argon2"
+)
+
+const (
+	saltLen = 16
+	keyLen  = 32
+)
+
+// Params are argon2id's cost parameters.
+type Params struct {
+	MemoryKiB   uint32
+	Iterations  uint32
+	Parallelism uint8
+}
+
+// Hasher hashes passwords at fixed parameters.
+type Hasher struct {
+	params Params
+	dummy  string // a real hash, verified against when the account is unknown
+}
+
+// ErrMalformedHash reports a stored hash Tollgate cannot read.
+var ErrMalformedHash = errors.New("passwords: malformed hash")
+
+// New returns a hasher for p.
+func New(p Params) (*Hasher, error) {
+	h := &Hasher{params: p}
+	dummy, err := h.Hash("tollgate dummy password")
+	if err != nil {
+		return nil, err
+	}
+	h.dummy = dummy
+	return h, nil
+}
+
+// Hash returns the PHC string of password under fresh salt:
+// $argon2id$v=19$m=19456,t=2,p=1$salt$hash.
+func (h *Hasher) Hash(password string) (string, error) {
+	salt := make([]byte, saltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return "", fmt.Errorf("passwords: salt: %w", err)
+	}
+	p := h.params
+	key := argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, keyLen)
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
+		argon2.Version, p.MemoryKiB, p.Iterations, p.Parallelism, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
+
+// Verify reports whether password matches encoded, and whether encoded was
+// made with weaker parameters than the hasher's and should be replaced.
+func (h *Hasher) Verify(password, encoded string) (ok, rehash bool, err error) {
+	p, salt, want, err := decode(encoded)
+	if err != nil {
+		return false, false, err
+	}
+	got := argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, uint32(len(want)))
+	ok = subtle.ConstantTimeCompare(got, want) == 1
+	rehash = p.MemoryKiB < h.params.MemoryKiB || p.Iterations < h.params.Iterations || p.Parallelism < h.params.Parallelism
+	return ok, rehash, nil
+}
+
+// VerifyNothing spends the time of one verification, so that a sign-in for an
+// unknown account takes as long as one with a wrong password.
+func (h *Hasher) VerifyNothing(password string) {
+	_, _, _ = h.Verify(password, h.dummy)
+}
+
+func decode(encoded string) (Params, []byte, []byte, error) {
+	parts := strings.Split(encoded, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return Params{}, nil, nil, ErrMalformedHash
+	}
+	var version int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+		return Params{}, nil, nil, ErrMalformedHash
+	}
+	var p Params
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Iterations, &p.Parallelism); err != nil {
+		return Params{}, nil, nil, ErrMalformedHash
+	}
+	salt, err := base64.RawStdEncoding.DecodeString(parts[4])
+	if err != nil {
+		return Params{}, nil, nil, ErrMalformedHash
+	}
+	key, err := base64.RawStdEncoding.DecodeString(parts[5])
+	if err != nil || len(key) == 0 {
+		return Params{}, nil, nil, ErrMalformedHash
+	}
+	return p, salt, key, nil
+}

@@ -1,0 +1,41 @@
+package server
+
+import (
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/passwords"
+)
+
+// Config is the runtime configuration of the HTTP server: plain values that
+// tests build directly, derived once from the file format in package config.
+type Config struct {
+	Issuer               string
+	AccessTokenLifetime  time.Duration
+	IDTokenLifetime      time.Duration
+	RefreshTokenLifetime time.Duration
+	CodeLifetime         time.Duration
+	SessionLifetime      time.Duration
+	// Secret is the system secret (at least 32 bytes); token HMACs and cookie
+	// keys are derived from it.
+	Secret    []byte
+	Passwords *passwords.Hasher
+	Logger    *slog.Logger
+}
+
+// FromConfig derives the runtime configuration from the file format.
+func FromConfig(c config.Config, secret []byte, hasher *passwords.Hasher, logger *slog.Logger) Config {
+	return Config{
+		Issuer:               strings.TrimRight(c.Issuer, "/"),
+		AccessTokenLifetime:  time.Duration(c.AccessTokenLifetime),
+		IDTokenLifetime:      time.Duration(c.IDTokenLifetime),
+		RefreshTokenLifetime: time.Duration(c.RefreshTokenLifetime),
+		CodeLifetime:         time.Duration(c.CodeLifetime),
+		SessionLifetime:      time.Duration(c.SessionLifetime),
+		Secret:               secret,
+		Passwords:            hasher,
+		Logger:               logger,
+	}
+}
