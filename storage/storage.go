@@ -192,10 +192,19 @@ type TokenStore interface {
 	DeleteExpiredTokens(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
+// Revocation is a revoked access token's ID and when the token expires.
+type Revocation struct {
+	JTI       string
+	ExpiresAt time.Time
+}
+
 // RevocationList records revoked access-token IDs until the tokens expire.
 type RevocationList interface {
 	Revoke(ctx context.Context, jti string, expiresAt time.Time) error
 	IsRevoked(ctx context.Context, jti string) (bool, error)
+	// ListRevocations returns the revocations whose token expires after
+	// notExpiredAt (used to re-seed a cache such as Redis after a flush).
+	ListRevocations(ctx context.Context, notExpiredAt time.Time) ([]Revocation, error)
 }
 
 // Transactor runs a group of calls atomically. Calls made with the returned

@@ -1,0 +1,253 @@
+// Package sqlstore implements storage.Store with gorm on PostgreSQL
+// (postgres:// URLs) and on an embedded SQLite file (sqlite:PATH, pure Go, no
+// cgo). The schema is created by versioned migrations (see Migrate), never by
+// gorm's AutoMigrate, so that old versions stay fixed.
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+	"gorm.io/gorm/logger"
+
+	"github.com/tollgate/tollgate/storage"
+)
+
+// Store is a storage.Store over a SQL database.
+type Store struct {
+	gdb      *gorm.DB
+	postgres bool // false: SQLite
+}
+
+var _ storage.Store = (*Store)(nil)
+
+// Open connects to the database named by dsn: postgres://… or postgresql://…
+// for PostgreSQL, sqlite:PATH for a SQLite file (its directory is created).
+// It does not migrate; see Migrate and CheckSchema.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	cfg := &gorm.Config{
+		// Never log SQL: its values include token signatures and hashes.
+		Logger:                 logger.Discard.LogMode(logger.Silent),
+		TranslateError:         true,
+		SkipDefaultTransaction: true,
+	}
+	var (
+		s   = &Store{}
+		err error
+	)
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		s.postgres = true
+		s.gdb, err = gorm.Open(postgres.New(postgres.Config{DSN: dsn}), cfg)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+	case strings.HasPrefix(dsn, "sqlite:"):
+		path, err := sqlitePath(dsn)
+		if err != nil {
+			return nil, err
+		}
+		s.gdb, err = gorm.Open(sqlite.Open(sqliteDSN(path)), cfg)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		}
+	default:
+		return nil, errors.New("unsupported database URL: want postgres://… or sqlite:PATH")
+	}
+	db, err := s.gdb.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if s.postgres {
+		db.SetMaxOpenConns(25)
+		db.SetMaxIdleConns(10)
+		db.SetConnMaxLifetime(30 * time.Minute)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+	} else {
+		// One connection serializes writers. Every call made with a
+		// transaction's context uses that transaction, so this cannot
+		// deadlock as long as nothing inside a transaction calls the store
+		// with a context that lacks it.
+		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
+		db.SetConnMaxLifetime(0)
+	}
+	if err := s.Ping(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// sqlitePath extracts the file path from sqlite:PATH (sqlite://PATH and
+// sqlite:///abs/PATH are accepted too) and creates its directory.
+func sqlitePath(dsn string) (string, error) {
+	path := strings.TrimPrefix(dsn, "sqlite:")
+	path = strings.TrimPrefix(path, "//")
+	if path == "" {
+		return "", errors.New("sqlite database URL has no path: want sqlite:PATH")
+	}
+	if strings.ContainsRune(path, '?') {
+		return "", fmt.Errorf("sqlite path %q: query parameters are not supported", path)
+	}
+	if path != ":memory:" {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return "", fmt.Errorf("create database directory: %w", err)
+		}
+	}
+	return path, nil
+}
+
+// sqliteDSN sets the pragmas every connection needs: WAL so readers do not
+// block the writer, a busy timeout for other processes (tollgate migrate
+// while serve runs), foreign keys, and BEGIN IMMEDIATE so that a transaction
+// takes the write lock up front instead of failing to upgrade later.
+func sqliteDSN(path string) string {
+	return path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+}
+
+type txKey struct{}
+
+// db returns the handle for a call: the transaction carried by ctx, if any.
+func (s *Store) db(ctx context.Context) *gorm.DB {
+	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return tx.WithContext(ctx)
+	}
+	return s.gdb.WithContext(ctx)
+}
+
+func inTx(ctx context.Context) bool {
+	_, ok := ctx.Value(txKey{}).(*gorm.DB)
+	return ok
+}
+
+// BeginTx starts a transaction; calls made with the returned context join it.
+func (s *Store) BeginTx(ctx context.Context) (context.Context, error) {
+	if inTx(ctx) {
+		return ctx, errors.New("begin transaction: a transaction is already in progress")
+	}
+	tx := s.gdb.WithContext(ctx).Begin()
+	if tx.Error != nil {
+		return ctx, fmt.Errorf("begin transaction: %w", tx.Error)
+	}
+	return context.WithValue(ctx, txKey{}, tx), nil
+}
+
+// Commit commits the transaction carried by ctx.
+func (s *Store) Commit(ctx context.Context) error {
+	tx, ok := ctx.Value(txKey{}).(*gorm.DB)
+	if !ok {
+		return errors.New("commit: no transaction in context")
+	}
+	if err := tx.Commit().Error; err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Rollback aborts the transaction carried by ctx.
+func (s *Store) Rollback(ctx context.Context) error {
+	tx, ok := ctx.Value(txKey{}).(*gorm.DB)
+	if !ok {
+		return errors.New("rollback: no transaction in context")
+	}
+	if err := tx.Rollback().Error; err != nil {
+		return fmt.Errorf("rollback: %w", err)
+	}
+	return nil
+}
+
+// atomic runs fn in a transaction: the caller's if ctx carries one, else a
+// new one. An error from fn rolls back and is returned unchanged.
+func (s *Store) atomic(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	if inTx(ctx) {
+		return fn(s.db(ctx))
+	}
+	return s.gdb.WithContext(ctx).Transaction(fn)
+}
+
+// guarded runs one statement that may fail with a constraint violation. In
+// a transaction it runs under a savepoint, because on PostgreSQL a failed
+// statement aborts the whole transaction, and a caller that gets
+// ErrAlreadyExists must be able to carry on.
+func (s *Store) guarded(ctx context.Context, fn func(db *gorm.DB) error) error {
+	if inTx(ctx) {
+		return s.db(ctx).Transaction(fn)
+	}
+	return fn(s.db(ctx))
+}
+
+// forUpdate locks the rows a read-modify-write selects (PostgreSQL; SQLite
+// has a single writer already).
+func (s *Store) forUpdate(db *gorm.DB) *gorm.DB {
+	if s.postgres {
+		return db.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	return db
+}
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	db, err := s.gdb.DB()
+	if err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+// Close closes the connection pool.
+func (s *Store) Close() error {
+	db, err := s.gdb.DB()
+	if err != nil {
+		return err
+	}
+	return db.Close()
+}
+
+// sentinel maps the driver's constraint and not-found errors to the storage
+// sentinels. Only the sentinel is kept for those: a driver's message may
+// quote the offending values (a signature, a hash, an email).
+func sentinel(err error) error {
+	switch {
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return storage.ErrAlreadyExists
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return storage.ErrNotFound
+	case errors.Is(err, gorm.ErrForeignKeyViolated):
+		// The record refers to one that does not exist.
+		return storage.ErrNotFound
+	}
+	return err
+}
+
+// wrap returns err, mapped to a sentinel where one applies, with context.
+func wrap(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf(format+": %w", append(args, sentinel(err))...)
+}
+
+// affected turns a write that matched no row into ErrNotFound.
+func affected(res *gorm.DB) error {
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return storage.ErrNotFound
+	}
+	return nil
+}

@@ -1,0 +1,116 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/tollgate/tollgate/storage"
+)
+
+// Token signatures are as good as the tokens for a lookup: they never appear
+// in error messages, only the kind does.
+
+const tokenColumns = `kind, signature, request_id, client_id, subject, jti, active, expires_at, data, created_at`
+
+// CreateToken stores an artifact; ErrAlreadyExists if the kind and signature
+// are taken.
+func (s *Store) CreateToken(ctx context.Context, t storage.Token) error {
+	row := tokenToRow(t)
+	err := s.guarded(ctx, func(db *gorm.DB) error { return db.Create(&row).Error })
+	return wrap(err, "create %s", t.Kind)
+}
+
+// GetToken loads an artifact, active or not.
+func (s *Store) GetToken(ctx context.Context, kind storage.TokenKind, signature string) (storage.Token, error) {
+	var row tokenRow
+	err := s.db(ctx).Where("kind = ? AND signature = ?", string(kind), signature).Take(&row).Error
+	if err != nil {
+		return storage.Token{}, wrap(err, "get %s", kind)
+	}
+	return row.token(), nil
+}
+
+// DeactivateToken marks an active artifact used. It is one conditional
+// UPDATE, so of concurrent redemptions exactly one changes the row: on
+// PostgreSQL the others wait for its row lock and then re-check active, on
+// SQLite writers are serialized. The losers get ErrInactive.
+func (s *Store) DeactivateToken(ctx context.Context, kind storage.TokenKind, signature string) error {
+	res := s.db(ctx).Model(&tokenRow{}).
+		Where("kind = ? AND signature = ? AND active = ?", string(kind), signature, true).
+		Update("active", false)
+	if res.Error != nil {
+		return wrap(res.Error, "deactivate %s", kind)
+	}
+	if res.RowsAffected == 1 {
+		return nil
+	}
+	var n int64
+	err := s.db(ctx).Model(&tokenRow{}).Where("kind = ? AND signature = ?", string(kind), signature).Count(&n).Error
+	switch {
+	case err != nil:
+		return wrap(err, "deactivate %s", kind)
+	case n == 0:
+		return wrap(storage.ErrNotFound, "deactivate %s", kind)
+	default:
+		return wrap(storage.ErrInactive, "deactivate %s", kind)
+	}
+}
+
+// DeleteToken removes an artifact; ErrNotFound if it is absent.
+func (s *Store) DeleteToken(ctx context.Context, kind storage.TokenKind, signature string) error {
+	res := s.db(ctx).Where("kind = ? AND signature = ?", string(kind), signature).Delete(&tokenRow{})
+	return wrap(affected(res), "delete %s", kind)
+}
+
+// DeactivateGrant deactivates every artifact of the kind issued under the
+// grant.
+func (s *Store) DeactivateGrant(ctx context.Context, kind storage.TokenKind, requestID string) error {
+	err := s.db(ctx).Model(&tokenRow{}).
+		Where("kind = ? AND request_id = ? AND active = ?", string(kind), requestID, true).
+		Update("active", false).Error
+	return wrap(err, "deactivate %s of grant %q", kind, requestID)
+}
+
+// DeleteGrant deletes every artifact of the kind issued under the grant and
+// returns them. DELETE … RETURNING makes what is returned exactly what was
+// deleted.
+func (s *Store) DeleteGrant(ctx context.Context, kind storage.TokenKind, requestID string) ([]storage.Token, error) {
+	var rows []tokenRow
+	err := s.db(ctx).Raw(`DELETE FROM tokens WHERE kind = ? AND request_id = ? RETURNING `+tokenColumns,
+		string(kind), requestID).Scan(&rows).Error
+	if err != nil {
+		return nil, wrap(err, "delete %s of grant %q", kind, requestID)
+	}
+	return tokens(rows), nil
+}
+
+// DeleteSubjectTokens deletes the artifacts of the kind issued to a subject
+// and returns them.
+func (s *Store) DeleteSubjectTokens(ctx context.Context, kind storage.TokenKind, subject string) ([]storage.Token, error) {
+	var rows []tokenRow
+	err := s.db(ctx).Raw(`DELETE FROM tokens WHERE kind = ? AND subject = ? RETURNING `+tokenColumns,
+		string(kind), subject).Scan(&rows).Error
+	if err != nil {
+		return nil, wrap(err, "delete %s of subject %q", kind, subject)
+	}
+	return tokens(rows), nil
+}
+
+// DeleteExpiredTokens deletes up to limit artifacts that expired before
+// before, and returns how many it deleted. Callers loop until it returns
+// less than limit, so no single statement holds locks for long.
+func (s *Store) DeleteExpiredTokens(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, errors.New("delete expired tokens: limit must be positive")
+	}
+	res := s.db(ctx).Exec(`DELETE FROM tokens WHERE (kind, signature) IN (
+		SELECT kind, signature FROM tokens WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`,
+		utc(before), limit)
+	if res.Error != nil {
+		return 0, wrap(res.Error, "delete expired tokens")
+	}
+	return int(res.RowsAffected), nil
+}
