@@ -1,0 +1,108 @@
+package oauthstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/tollgate/tollgate/storage"
+)
+
+// storedRequest is the serialized form of a fosite request. The client is
+// stored by ID and loaded again, so a deleted or changed client takes effect.
+type storedRequest struct {
+	ID                string          `json:"id"`
+	RequestedAt       time.Time       `json:"requested_at"`
+	ClientID          string          `json:"client_id"`
+	RequestedScopes   []string        `json:"requested_scopes"`
+	GrantedScopes     []string        `json:"granted_scopes"`
+	RequestedAudience []string        `json:"requested_audience"`
+	GrantedAudience   []string        `json:"granted_audience"`
+	Form              url.Values      `json:"form"`
+	Session           json.RawMessage `json:"session"`
+}
+
+// expiryFor tells when a stored artifact of the kind stops being useful.
+func expiryFor(kind storage.TokenKind, r fosite.Requester) time.Time {
+	s := r.GetSession()
+	switch kind {
+	case storage.KindAccessToken:
+		return s.GetExpiresAt(fosite.AccessToken)
+	case storage.KindRefreshToken:
+		if t := s.GetExpiresAt(fosite.RefreshToken); !t.IsZero() {
+			return t
+		}
+		// A refresh token without an expiry still needs a bound for cleanup.
+		return time.Now().Add(365 * 24 * time.Hour)
+	default:
+		return s.GetExpiresAt(fosite.AuthorizeCode)
+	}
+}
+
+func encodeToken(kind storage.TokenKind, signature string, r fosite.Requester) (storage.Token, error) {
+	sess, err := json.Marshal(r.GetSession())
+	if err != nil {
+		return storage.Token{}, fmt.Errorf("encode session: %w", err)
+	}
+	data, err := json.Marshal(storedRequest{
+		ID:                r.GetID(),
+		RequestedAt:       r.GetRequestedAt(),
+		ClientID:          r.GetClient().GetID(),
+		RequestedScopes:   r.GetRequestedScopes(),
+		GrantedScopes:     r.GetGrantedScopes(),
+		RequestedAudience: r.GetRequestedAudience(),
+		GrantedAudience:   r.GetGrantedAudience(),
+		Form:              r.GetRequestForm(),
+		Session:           sess,
+	})
+	if err != nil {
+		return storage.Token{}, fmt.Errorf("encode request: %w", err)
+	}
+	t := storage.Token{
+		Kind:      kind,
+		Signature: signature,
+		RequestID: r.GetID(),
+		ClientID:  r.GetClient().GetID(),
+		Subject:   r.GetSession().GetSubject(),
+		Active:    true,
+		ExpiresAt: expiryFor(kind, r).UTC(),
+		Data:      data,
+		CreatedAt: time.Now().UTC(),
+	}
+	if j, ok := r.GetSession().(interface{ AccessTokenID() string }); ok && kind == storage.KindAccessToken {
+		t.JTI = j.AccessTokenID()
+	}
+	return t, nil
+}
+
+// decodeToken rebuilds the request into the caller's session value.
+func (s *Store) decodeToken(ctx context.Context, t storage.Token, session fosite.Session) (*fosite.Request, error) {
+	var sr storedRequest
+	if err := json.Unmarshal(t.Data, &sr); err != nil {
+		return nil, fmt.Errorf("decode request: %w", err)
+	}
+	if session != nil && len(sr.Session) > 0 {
+		if err := json.Unmarshal(sr.Session, session); err != nil {
+			return nil, fmt.Errorf("decode session: %w", err)
+		}
+	}
+	client, err := s.GetClient(ctx, sr.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	return &fosite.Request{
+		ID:                sr.ID,
+		RequestedAt:       sr.RequestedAt,
+		Client:            client,
+		RequestedScope:    sr.RequestedScopes,
+		GrantedScope:      sr.GrantedScopes,
+		RequestedAudience: sr.RequestedAudience,
+		GrantedAudience:   sr.GrantedAudience,
+		Form:              sr.Form,
+		Session:           session,
+	}, nil
+}
