@@ -1,0 +1,150 @@
+// Package templates renders the hosted pages: sign in, consent, logout and
+// errors. The pages are embedded html/template files sharing one layout; they
+// need no JavaScript and no inline styles, so a strict CSP holds.
+package templates
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"strings"
+
+	"github.com/tollgate/tollgate/static"
+)
+
+//go:embed pages/*.html layout.html
+var files embed.FS
+
+// Page carries what every page needs.
+type Page struct {
+	// CSRFToken goes into a hidden csrf_token field of every form.
+	CSRFToken string
+}
+
+// LoginPage is the sign-in form. Request is the pending authorization
+// request's handle, empty when the user came to sign in directly.
+type LoginPage struct {
+	Page
+	Request    string
+	ClientName string
+	Email      string
+	Failed     bool
+}
+
+// ConsentPage asks the user to grant a client the scopes it requested.
+type ConsentPage struct {
+	Page
+	Request    string
+	ClientName string
+	UserEmail  string
+	Scopes     []string
+}
+
+// LogoutPage asks the user to confirm signing out.
+type LogoutPage struct {
+	Page
+	ClientName            string
+	ClientID              string
+	IDTokenHint           string
+	PostLogoutRedirectURI string
+	State                 string
+}
+
+// LoggedOutPage confirms the user is signed out.
+type LoggedOutPage struct {
+	Page
+}
+
+// SignedInPage confirms a sign-in that no application asked for.
+type SignedInPage struct {
+	Page
+	Email string
+}
+
+// HomePage is shown at the issuer's root.
+type HomePage struct {
+	Page
+	Email string
+}
+
+// ErrorPage explains why a request cannot go on. Code is an OAuth-style
+// error code; Description is written for the person reading it.
+type ErrorPage struct {
+	Page
+	Code        string
+	Description string
+}
+
+// Renderer renders the hosted pages under one issuer path.
+type Renderer struct {
+	pages map[string]*template.Template
+}
+
+// New parses the embedded pages. basePath is the issuer's path ("" or
+// "/tenant"), prefixed to every link and form action.
+func New(basePath string) (*Renderer, error) {
+	basePath = strings.TrimRight(basePath, "/")
+	funcs := template.FuncMap{
+		"url":   func(p string) string { return basePath + p },
+		"asset": func(name string) string { return basePath + static.Path(name) },
+		"scope": describeScope,
+	}
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(files, "layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("templates: layout: %w", err)
+	}
+	names, err := fs.Glob(files, "pages/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	r := &Renderer{pages: map[string]*template.Template{}}
+	for _, name := range names {
+		t, err := template.Must(layout.Clone()).ParseFS(files, name)
+		if err != nil {
+			return nil, fmt.Errorf("templates: %s: %w", name, err)
+		}
+		r.pages[strings.TrimSuffix(strings.TrimPrefix(name, "pages/"), ".html")] = t
+	}
+	return r, nil
+}
+
+// Render writes page with data and status. The page is rendered into a
+// buffer first, so a template error becomes a 500 instead of half a page.
+func (r *Renderer) Render(w http.ResponseWriter, status int, page string, data any) {
+	t, ok := r.pages[page]
+	if !ok {
+		http.Error(w, "internal error: unknown page "+page, http.StatusInternalServerError)
+		return
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout.html", data); err != nil {
+		http.Error(w, "internal error rendering page", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}
+
+// scopeDescription is the consent page's wording for a scope.
+type scopeDescription struct{ Title, Detail string }
+
+func describeScope(scope string) scopeDescription {
+	switch scope {
+	case "openid":
+		return scopeDescription{"Sign you in", "Confirm who you are to the application."}
+	case "profile":
+		return scopeDescription{"Your profile", "Your name, picture and when your profile last changed."}
+	case "email":
+		return scopeDescription{"Your email address", "Your email address and whether it is verified."}
+	case "offline_access":
+		return scopeDescription{"Stay signed in", "Keep access while you are away, until you sign out or revoke it."}
+	default:
+		return scopeDescription{scope, "Access named \u201c" + scope + "\u201d."}
+	}
+}
