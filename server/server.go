@@ -1,26 +1,131 @@
 // Package server composes Tollgate's HTTP server: the router, middleware and
-// the handlers of its sub-packages.
+// the handlers of its sub-packages. server.mount is the one place they are
+// wired.
 package server
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/gorilla/mux"
 
 	"github.com/tollgate/tollgate/keyring"
+	"github.com/tollgate/tollgate/server/authflow"
+	"github.com/tollgate/tollgate/server/login"
+	"github.com/tollgate/tollgate/server/oauth"
+	"github.com/tollgate/tollgate/server/session"
+	"github.com/tollgate/tollgate/static"
 	"github.com/tollgate/tollgate/storage"
+	"github.com/tollgate/tollgate/storage/oauthstore"
+	"github.com/tollgate/tollgate/templates"
 )
+
+// pendingLifetime bounds how long a user may take at the hosted pages.
+const pendingLifetime = 30 * time.Minute
 
 // Server is Tollgate's HTTP handler.
 type Server struct {
-	router *mux.Router
+	handler  http.Handler
+	store    storage.Store
+	logger   *slog.Logger
+	draining atomic.Bool
 }
 
 // New wires the server. It does not start listening.
 func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error) {
-	r := mux.NewRouter()
-	return &Server{router: r}, nil
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Passwords == nil {
+		return nil, errors.New("server: no password hasher configured")
+	}
+	issuer, err := url.Parse(cfg.Issuer)
+	if err != nil {
+		return nil, fmt.Errorf("server: issuer: %w", err)
+	}
+	pages, err := templates.New(issuer.Path)
+	if err != nil {
+		return nil, fmt.Errorf("server: templates: %w", err)
+	}
+	sessions, err := session.New(store, cfg.Secret, issuer.Scheme == "https", cfg.SessionLifetime)
+	if err != nil {
+		return nil, err
+	}
+	provider, signer, err := oauth.NewProvider(oauth.ProviderConfig{
+		Issuer:               cfg.Issuer,
+		AccessTokenLifetime:  cfg.AccessTokenLifetime,
+		IDTokenLifetime:      cfg.IDTokenLifetime,
+		RefreshTokenLifetime: cfg.RefreshTokenLifetime,
+		CodeLifetime:         cfg.CodeLifetime,
+		Secret:               cfg.Secret,
+		Passwords:            cfg.Passwords,
+	}, oauthstore.New(store), keys)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	pending := authflow.New(store, pendingLifetime)
+	s := &Server{store: store, logger: cfg.Logger}
+
+	root := mux.NewRouter()
+	r := root
+	if p := strings.TrimRight(issuer.Path, "/"); p != "" {
+		r = root.PathPrefix(p).Subrouter()
+	}
+	(&oauth.Handler{
+		Issuer: cfg.Issuer, Provider: provider, Signer: signer, Keys: keys, Store: store,
+		Sessions: sessions, Pending: pending, Pages: pages, Logger: cfg.Logger,
+	}).Mount(r)
+	(&login.Handler{
+		Issuer: cfg.Issuer, Store: store, Sessions: sessions, Pending: pending,
+		Passwords: cfg.Passwords, Pages: pages, Logger: cfg.Logger,
+	}).Mount(r)
+	r.PathPrefix("/static/").Handler(static.Handler())
+	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
+	root.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		pages.Render(w, http.StatusNotFound, "error", templates.ErrorPage{Code: "not_found", Description: "There is no page at this address."})
+	})
+
+	s.handler = securityHeaders(recoverPanics(cfg.Logger, root))
+	return s, nil
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Drain makes /readyz answer 503 so load balancers stop sending traffic
+// before the process shuts down.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// readyz reports whether the database (and Redis, when configured) answer.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if s.draining.Load() {
+		w.Header().Set("Retry-After", "2")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("draining\n"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.logger.Warn("readiness check failed", "err", err)
+		w.Header().Set("Retry-After", "2")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("storage unavailable\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}

@@ -1,0 +1,91 @@
+package oauth
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/gorilla/mux"
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/token/jwt"
+
+	"github.com/tollgate/tollgate/keyring"
+	"github.com/tollgate/tollgate/server/authflow"
+	"github.com/tollgate/tollgate/server/session"
+	"github.com/tollgate/tollgate/storage"
+	"github.com/tollgate/tollgate/storage/oauthstore"
+	"github.com/tollgate/tollgate/templates"
+)
+
+// Store is what the OAuth endpoints read directly.
+type Store interface {
+	storage.ClientStore
+	storage.UserStore
+	storage.ConsentStore
+}
+
+// Handler serves the protocol endpoints. Its fields are its dependencies.
+type Handler struct {
+	Issuer   string
+	Provider fosite.OAuth2Provider
+	Signer   jwt.Signer
+	Keys     *keyring.Keyring
+	Store    Store
+	Sessions *session.Manager
+	Pending  *authflow.Store
+	Pages    *templates.Renderer
+	Logger   *slog.Logger
+}
+
+// Mount registers the endpoints on r.
+func (h *Handler) Mount(r *mux.Router) {
+	r.HandleFunc("/.well-known/openid-configuration", h.discovery).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/.well-known/jwks.json", h.jwks).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/authorize", h.authorize).Methods(http.MethodGet, http.MethodPost)
+	r.HandleFunc("/authorize/resume", h.resume).Methods(http.MethodGet)
+	r.HandleFunc("/token", h.token).Methods(http.MethodPost)
+	r.HandleFunc("/revoke", h.revoke).Methods(http.MethodPost)
+	r.HandleFunc("/introspect", h.introspect).Methods(http.MethodPost)
+	r.HandleFunc("/userinfo", h.userinfo).Methods(http.MethodGet, http.MethodPost)
+	r.HandleFunc("/logout", h.endSession).Methods(http.MethodGet, http.MethodPost)
+}
+
+// unavailable reports whether err is a failure of storage itself, which is
+// answered with 503 and a retry hint, never as a success or a client error.
+func unavailable(err error) bool {
+	var ue *oauthstore.UnavailableError
+	return errors.As(err, &ue)
+}
+
+// RetryAfterSeconds is the retry hint sent with every 503.
+const RetryAfterSeconds = 2
+
+func (h *Handler) writeUnavailableJSON(w http.ResponseWriter, err error) {
+	h.Logger.Error("storage unavailable", "err", err)
+	w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+	writeJSON(w, http.StatusServiceUnavailable, map[string]string{
+		"error":             "temporarily_unavailable",
+		"error_description": "The service is temporarily unavailable. Retry shortly.",
+	})
+}
+
+// errorPage renders the hosted error page; it never redirects.
+func (h *Handler) errorPage(w http.ResponseWriter, status int, code, description string) {
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+	}
+	h.Pages.Render(w, status, "error", templates.ErrorPage{Code: code, Description: description})
+}
+
+func (h *Handler) unavailablePage(w http.ResponseWriter, err error) {
+	h.Logger.Error("storage unavailable", "err", err)
+	h.errorPage(w, http.StatusServiceUnavailable, "unavailable", "The service is temporarily unavailable. Please try again in a moment.")
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,72 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	josev3 "github.com/go-jose/go-jose/v3"
+	"github.com/ory/fosite/token/jwt"
+
+	"github.com/tollgate/tollgate/keyring"
+)
+
+// signer implements fosite's jwt.Signer over the keyring: it signs with the
+// active key and verifies with whichever published key the token's kid names,
+// so tokens stay valid across a rotation.
+type signer struct {
+	keys *keyring.Keyring
+}
+
+var _ jwt.Signer = signer{}
+
+func (s signer) Generate(ctx context.Context, claims jwt.MapClaims, header jwt.Mapper) (string, string, error) {
+	k, err := s.keys.Active(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	jwk := &josev3.JSONWebKey{Key: k.Private, KeyID: k.ID, Algorithm: k.Algorithm, Use: "sig"}
+	base := jwt.DefaultSigner{GetPrivateKey: func(context.Context) (any, error) { return jwk, nil }}
+	return base.Generate(ctx, claims, header)
+}
+
+func (s signer) Validate(ctx context.Context, token string) (string, error) {
+	if _, err := s.Decode(ctx, token); err != nil {
+		return "", err
+	}
+	return s.GetSignature(ctx, token)
+}
+
+func (s signer) Decode(ctx context.Context, token string) (*jwt.Token, error) {
+	return jwt.ParseWithClaims(token, jwt.MapClaims{}, func(t *jwt.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		if kid == "" {
+			return nil, errors.New("token has no kid")
+		}
+		k, err := s.keys.Lookup(ctx, kid)
+		if err != nil {
+			return nil, err
+		}
+		if string(t.Method) != k.Algorithm {
+			return nil, fmt.Errorf("token alg %s does not match key %s", t.Method, k.Algorithm)
+		}
+		return k.Private.Public(), nil
+	})
+}
+
+func (s signer) GetSignature(_ context.Context, token string) (string, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return "", errors.New("token is not a compact JWS")
+	}
+	return parts[2], nil
+}
+
+func (s signer) Hash(ctx context.Context, in []byte) ([]byte, error) {
+	return (&jwt.DefaultSigner{}).Hash(ctx, in)
+}
+
+func (s signer) GetSigningMethodLength(ctx context.Context) int {
+	return (&jwt.DefaultSigner{}).GetSigningMethodLength(ctx)
+}

@@ -1,0 +1,77 @@
+package oauth
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/ory/fosite"
+)
+
+// token is the token endpoint (RFC 6749 §3.2).
+func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	ar, err := h.Provider.NewAccessRequest(ctx, r, NewSession())
+	if err != nil {
+		h.accessError(w, r, ar, err)
+		return
+	}
+	if ar.GetGrantTypes().ExactOne("client_credentials") {
+		// The client asks for itself: it gets what it may request.
+		for _, s := range ar.GetRequestedScopes() {
+			ar.GrantScope(s)
+		}
+		for _, a := range ar.GetRequestedAudience() {
+			ar.GrantAudience(a)
+		}
+		if len(ar.GetGrantedAudience()) == 0 {
+			ar.GrantAudience(ar.GetClient().GetID())
+		}
+	}
+	resp, err := h.Provider.NewAccessResponse(ctx, ar)
+	if err != nil {
+		h.accessError(w, r, ar, err)
+		return
+	}
+	h.Provider.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+func (h *Handler) accessError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
+	switch {
+	case unavailable(err):
+		h.writeUnavailableJSON(w, err)
+		return
+	case errors.Is(err, fosite.ErrInvalidatedAuthorizeCode):
+		// Lost a race with a concurrent redemption of the same code.
+		err = fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.")
+	case errors.Is(err, fosite.ErrInactiveToken):
+		// Lost a race with a concurrent use of the same refresh token.
+		err = fosite.ErrInvalidGrant.WithHint("The refresh token has already been used.")
+	}
+	h.Provider.WriteAccessError(r.Context(), w, ar, err)
+}
+
+// revoke is the revocation endpoint (RFC 7009). Revoking a refresh token
+// revokes its grant's access tokens too.
+func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
+	err := h.Provider.NewRevocationRequest(r.Context(), r)
+	if unavailable(err) {
+		h.writeUnavailableJSON(w, err)
+		return
+	}
+	h.Provider.WriteRevocationResponse(r.Context(), w, err)
+}
+
+// introspect is the introspection endpoint (RFC 7662), for authenticated
+// clients. A revoked or expired token is {"active": false}.
+func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
+	ir, err := h.Provider.NewIntrospectionRequest(r.Context(), r, NewSession())
+	if unavailable(err) {
+		h.writeUnavailableJSON(w, err)
+		return
+	}
+	if err != nil {
+		h.Provider.WriteIntrospectionError(r.Context(), w, err)
+		return
+	}
+	h.Provider.WriteIntrospectionResponse(r.Context(), w, ir)
+}
