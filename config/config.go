@@ -141,11 +141,11 @@ func (c Config) Validate() error {
 	case strings.HasPrefix(c.DatabaseURL, "postgres://"), strings.HasPrefix(c.DatabaseURL, "postgresql://"):
 	case strings.HasPrefix(c.DatabaseURL, "sqlite:") && len(c.DatabaseURL) > len("sqlite:"):
 	default:
-		bad("database_url", c.DatabaseURL, "want postgres://… or sqlite:PATH")
+		bad("database_url", redact(c.DatabaseURL), "want postgres://… or sqlite:PATH")
 	}
 	if c.RedisURL != "" {
 		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-			bad("redis_url", c.RedisURL, "want redis://host:port/db or rediss://…")
+			bad("redis_url", redact(c.RedisURL), "want redis://host:port/db or rediss://…")
 		}
 	}
 	if c.Secret != "" && len(c.Secret) < 32 {
@@ -180,4 +180,14 @@ func (c Config) Validate() error {
 		bad("argon2_parallelism", c.Argon2Parallelism, "want at least 1")
 	}
 	return errors.Join(errs...)
+}
+
+// redact hides the password of a URL quoted in an error message; a value
+// that does not even parse is not quoted at all.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }
