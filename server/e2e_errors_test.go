@@ -373,3 +373,47 @@ func jwtHeader(t *testing.T, token string) map[string]any {
 	}
 	return h
 }
+
+// TestAuthorizeByPOST: the authorization endpoint accepts its parameters as
+// a form POST (OIDC Core §3.1.2.1), and unknown parameters are ignored.
+func TestAuthorizeByPOST(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		cfg := e.oauthConfig(confidentialID, confidentialKey)
+		a := newAuthRequest(cfg, oauth2.SetAuthURLParam("unknown_extension", "ignored"))
+		u := mustParse(t, a.url)
+		b := newBrowser(t)
+		p := b.post(e.issuer+"/authorize", u.Query())
+		if !strings.HasSuffix(p.url.Path, "/login") {
+			t.Fatalf("POST /authorize: %d at %s", p.status, p.url)
+		}
+		p = b.consent(b.signIn(p, testEmail, testPassword), "allow", false)
+		q := callback(t, p, e.issuer)
+		if q.Get("code") == "" || q.Get("state") != a.state {
+			t.Fatalf("callback %v", q)
+		}
+		if _, err := cfg.Exchange(context.Background(), q.Get("code"), oauth2.VerifierOption(a.verifier)); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestHomePageShowsWhoIsSignedIn: the issuer's root says who is signed in
+// and offers to sign in otherwise; unknown paths get the error page.
+func TestHomePageShowsWhoIsSignedIn(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		b := newBrowser(t)
+		if p := b.get(e.issuer + "/"); p.status != http.StatusOK || !strings.Contains(p.body, `action="/login"`) {
+			t.Fatalf("home before sign-in: %d\n%s", p.status, p.body)
+		}
+		p := b.signIn(b.get(e.issuer+"/login"), testEmail, testPassword)
+		if p.status != http.StatusOK || !strings.Contains(p.body, testEmail) {
+			t.Fatalf("direct sign-in: %d\n%s", p.status, p.body)
+		}
+		if p := b.get(e.issuer + "/"); !strings.Contains(p.body, testEmail) {
+			t.Fatalf("home after sign-in does not name the user:\n%s", p.body)
+		}
+		if p := b.get(e.issuer + "/no/such/page"); p.status != http.StatusNotFound || !strings.Contains(p.body, "There is no page") {
+			t.Fatalf("unknown path: %d", p.status)
+		}
+	})
+}
