@@ -1,0 +1,23 @@
+# Tollgate's two everyday commands are `make run` and `make test`.
+GO ?= go
+
+.PHONY: run build test fmt vet
+
+## run: start Tollgate on http://localhost:8080 with the embedded SQLite default
+run:
+	$(GO) run ./cmd/tollgate serve
+
+## build: build the binary into bin/tollgate
+build:
+	$(GO) build -trimpath -o bin/tollgate ./cmd/tollgate
+
+## test: formatting, vet, and every test (needs PostgreSQL and Redis, see README)
+test: fmt vet
+	$(GO) test -count=1 ./...
+
+fmt:
+	@unformatted="$$(gofmt -l .)"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
+
+vet:
+	$(GO) vet ./...

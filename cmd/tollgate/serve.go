@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tollgate/tollgate/server"
+	"github.com/tollgate/tollgate/storage/backend"
+)
+
+// shutdownGrace bounds how long in-flight requests may take after SIGTERM.
+const shutdownGrace = 15 * time.Second
+
+func (a *app) serveCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the OpenID Provider",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			e, err := a.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			return a.serve(cmd.Context(), e)
+		},
+	}
+}
+
+func (a *app) serve(ctx context.Context, e *env) error {
+	if err := e.keys.Ensure(ctx); err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	srv, err := server.New(server.FromConfig(e.cfg, e.secret, e.hasher, e.log), e.store, e.keys)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", e.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	httpServer := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	e.log.Info("listening", "addr", ln.Addr().String(), "issuer", e.cfg.Issuer,
+		"database", backend.RedactURL(e.cfg.DatabaseURL), "redis", e.cfg.RedisURL != "", "version", version())
+
+	served := make(chan error, 1)
+	go func() { served <- httpServer.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	// Stop taking new work where a load balancer can see it, then let the
+	// requests in flight finish.
+	srv.Drain()
+	e.log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := httpServer.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+func (a *app) migrateCommand() *cobra.Command {
+	migrate := &cobra.Command{Use: "migrate", Short: "Manage the database schema"}
+	migrate.AddCommand(&cobra.Command{
+		Use:   "up",
+		Short: "Apply pending schema migrations",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := a.loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			if err := backend.Migrate(cmd.Context(), cfg.DatabaseURL); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "database %s is up to date\n", backend.RedactURL(cfg.DatabaseURL))
+			return nil
+		},
+	})
+	return migrate
+}
+
+// buildVersion is set at link time: -ldflags "-X main.buildVersion=v1.2.3".
+var buildVersion = ""
+
+func version() string {
+	if buildVersion != "" {
+		return buildVersion
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return "devel"
+}
+
+func versionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintln(cmd.OutOrStdout(), "tollgate", version())
+			return nil
+		},
+	}
+}

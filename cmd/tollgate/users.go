@@ -1,0 +1,229 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+
+	"github.com/tollgate/tollgate/storage"
+)
+
+// Password length bounds (NIST SP 800-63B §3.1.1.2): at least 8, and long
+// passphrases allowed without truncation.
+const (
+	minPasswordLength = 8
+	maxPasswordLength = 128
+)
+
+// userJSON is a user as the CLI prints it; never the password hash.
+type userJSON struct {
+	ID            string    `json:"id"`
+	Email         string    `json:"email"`
+	EmailVerified bool      `json:"email_verified"`
+	Name          string    `json:"name"`
+	Disabled      bool      `json:"disabled"`
+	HasPassword   bool      `json:"has_password"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+}
+
+func toUserJSON(u storage.User) userJSON {
+	return userJSON{
+		ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified, Name: u.Name,
+		Disabled: u.Disabled, HasPassword: u.PasswordHash != "", CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+	}
+}
+
+func (a *app) usersCommand() *cobra.Command {
+	users := &cobra.Command{Use: "users", Short: "Create and manage user accounts"}
+
+	var email, name string
+	var passwordStdin, verified bool
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create a user and print it as JSON",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			addr, err := normalizeEmail(email)
+			if err != nil {
+				return usagef("--email %q: %v", email, err)
+			}
+			var password string
+			if passwordStdin {
+				if password, err = readPassword(a.stdin); err != nil {
+					return err
+				}
+			}
+			return a.withEnv(func(ctx context.Context, e *env, _ []string) error {
+				return a.createUser(ctx, e, addr, strings.TrimSpace(name), password, verified)
+			})(cmd, nil)
+		},
+	}
+	create.Flags().StringVar(&email, "email", "", "email address, used to sign in (required)")
+	create.Flags().StringVar(&name, "name", "", "full name")
+	create.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from standard input (without it, the user cannot sign in with a password)")
+	create.Flags().BoolVar(&verified, "verified", false, "mark the email address as verified")
+
+	users.AddCommand(create,
+		&cobra.Command{
+			Use: "list", Short: "List users as JSON", Args: cobra.NoArgs,
+			RunE: a.withEnv(func(ctx context.Context, e *env, _ []string) error {
+				list, err := e.store.ListUsers(ctx)
+				if err != nil {
+					return fmt.Errorf("list users: %w", err)
+				}
+				out := make([]userJSON, 0, len(list))
+				for _, u := range list {
+					out = append(out, toUserJSON(u))
+				}
+				return a.printJSON(out)
+			}),
+		},
+		&cobra.Command{
+			Use: "get ID|EMAIL", Short: "Print one user as JSON", Args: cobra.ExactArgs(1),
+			RunE: a.withEnv(func(ctx context.Context, e *env, args []string) error {
+				u, err := findUser(ctx, e, args[0])
+				if err != nil {
+					return err
+				}
+				return a.printJSON(toUserJSON(u))
+			}),
+		},
+		&cobra.Command{
+			Use: "disable ID|EMAIL", Short: "Stop a user from signing in and end their sessions", Args: cobra.ExactArgs(1),
+			RunE: a.withEnv(func(ctx context.Context, e *env, args []string) error {
+				u, err := findUser(ctx, e, args[0])
+				if err != nil {
+					return err
+				}
+				err = e.store.UpdateUser(ctx, u.ID, func(cur storage.User) (storage.User, error) {
+					cur.Disabled, cur.UpdatedAt = true, time.Now().UTC().Truncate(time.Second)
+					u = cur
+					return cur, nil
+				})
+				if err != nil {
+					return fmt.Errorf("disable user: %w", err)
+				}
+				// A disabled user keeps nothing that still works.
+				if err := e.store.DeleteUserSessions(ctx, u.ID); err != nil {
+					return fmt.Errorf("end sessions of %s: %w", u.Email, err)
+				}
+				if err := revokeSubjectTokens(ctx, e, u.ID); err != nil {
+					return err
+				}
+				return a.printJSON(toUserJSON(u))
+			}),
+		},
+		&cobra.Command{
+			Use: "delete ID|EMAIL", Short: "Delete a user and print what was deleted", Args: cobra.ExactArgs(1),
+			RunE: a.withEnv(func(ctx context.Context, e *env, args []string) error {
+				u, err := findUser(ctx, e, args[0])
+				if err != nil {
+					return err
+				}
+				if err := revokeSubjectTokens(ctx, e, u.ID); err != nil {
+					return err
+				}
+				if err := e.store.DeleteUser(ctx, u.ID); err != nil {
+					return fmt.Errorf("delete user: %w", err)
+				}
+				return a.printJSON(toUserJSON(u))
+			}),
+		},
+	)
+	return users
+}
+
+func (a *app) createUser(ctx context.Context, e *env, email, name, password string, verified bool) error {
+	now := time.Now().UTC().Truncate(time.Second)
+	u := storage.User{ID: uuid.NewString(), Email: email, EmailVerified: verified, Name: name, CreatedAt: now, UpdatedAt: now}
+	if password != "" {
+		hash, err := e.hasher.Hash(password)
+		if err != nil {
+			return fmt.Errorf("hash password: %w", err)
+		}
+		u.PasswordHash = hash
+	}
+	err := e.store.CreateUser(ctx, u)
+	if errors.Is(err, storage.ErrAlreadyExists) {
+		return fmt.Errorf("a user with email %q already exists", email)
+	}
+	if err != nil {
+		return fmt.Errorf("create user: %w", err)
+	}
+	return a.printJSON(toUserJSON(u))
+}
+
+// findUser looks a user up by email when the argument has an @, else by ID.
+func findUser(ctx context.Context, e *env, ref string) (storage.User, error) {
+	var u storage.User
+	var err error
+	if strings.Contains(ref, "@") {
+		u, err = e.store.GetUserByEmail(ctx, strings.ToLower(ref))
+	} else {
+		u, err = e.store.GetUser(ctx, ref)
+	}
+	if errors.Is(err, storage.ErrNotFound) {
+		return u, fmt.Errorf("no user %q", ref)
+	}
+	if err != nil {
+		return u, fmt.Errorf("get user %q: %w", ref, err)
+	}
+	return u, nil
+}
+
+// revokeSubjectTokens ends every grant of the user: refresh tokens and codes
+// are deleted, live access tokens go on the revocation list.
+func revokeSubjectTokens(ctx context.Context, e *env, userID string) error {
+	now := time.Now()
+	for _, kind := range []storage.TokenKind{storage.KindRefreshToken, storage.KindAuthorizeCode, storage.KindAccessToken} {
+		tokens, err := e.store.DeleteSubjectTokens(ctx, kind, userID)
+		if err != nil {
+			return fmt.Errorf("revoke %s: %w", kind, err)
+		}
+		for _, t := range tokens {
+			if t.JTI != "" && t.ExpiresAt.After(now) {
+				if err := e.store.Revoke(ctx, t.JTI, t.ExpiresAt); err != nil {
+					return fmt.Errorf("revoke access token: %w", err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func normalizeEmail(raw string) (string, error) {
+	if raw == "" {
+		return "", errors.New("required")
+	}
+	addr, err := mail.ParseAddress(raw)
+	if err != nil || addr.Address != raw || addr.Name != "" {
+		return "", errors.New("not an email address")
+	}
+	return strings.ToLower(raw), nil
+}
+
+// readPassword reads one line from r: the password, without its newline.
+func readPassword(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(r, 4096)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	password := strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+	switch n := utf8.RuneCountInString(password); {
+	case n < minPasswordLength:
+		return "", usagef("password: at least %d characters are required", minPasswordLength)
+	case n > maxPasswordLength:
+		return "", usagef("password: at most %d characters are allowed", maxPasswordLength)
+	}
+	return password, nil
+}
