@@ -77,7 +77,7 @@ func TestConfidentialClientSignIn(t *testing.T) {
 		if err != nil {
 			t.Fatalf("access token signature: %v", err)
 		}
-		for _, want := range []string{`"client_id":"webapp"`, `"sub":"` + e.user.ID + `"`, `"jti":`} {
+		for _, want := range []string{`"client_id":"webapp"`, `"sub":"` + e.user.ID + `"`, `"jti":`, `"scope":"openid profile email offline_access"`, `"aud":["webapp"]`, `"iss":"` + e.issuer + `"`} {
 			if !strings.Contains(string(payload), want) {
 				t.Errorf("access token payload lacks %s: %s", want, payload)
 			}

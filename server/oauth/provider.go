@@ -56,6 +56,8 @@ func NewProvider(cfg ProviderConfig, store *oauthstore.Store, keys *keyring.Keyr
 		ClientSecretsHasher:            newSecretHasher(cfg.Passwords),
 		SendDebugMessagesToClients:     false,
 		MinParameterEntropy:            fosite.MinParameterEntropy,
+		// RFC 9068 §2.2.3: scope is one space-separated string.
+		JWTScopeClaimKey: jwt.JWTScopeFieldString,
 	}
 	sig := signer{keys: keys}
 	hmacStrategy := compose.NewOAuth2HMACStrategy(fc)
