@@ -32,6 +32,9 @@ type Config struct {
 	RedisURL string `yaml:"redis_url" env:"TOLLGATE_REDIS_URL"`
 	// Secret is the system secret: token HMACs and key encryption derive from it.
 	Secret string `yaml:"secret" env:"TOLLGATE_SECRET"`
+	// MetricsListen, when set, serves /metrics on this address instead of
+	// the public one.
+	MetricsListen string `yaml:"metrics_listen" env:"TOLLGATE_METRICS_LISTEN"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level" env:"TOLLGATE_LOG_LEVEL"`
 
@@ -136,6 +139,11 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen", c.Listen, "want host:port, such as :8080")
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			bad("metrics_listen", c.MetricsListen, "want host:port, such as 127.0.0.1:9090")
+		}
 	}
 	switch {
 	case strings.HasPrefix(c.DatabaseURL, "postgres://"), strings.HasPrefix(c.DatabaseURL, "postgresql://"):

@@ -23,6 +23,9 @@ type Config struct {
 	Secret    []byte
 	Passwords *passwords.Hasher
 	Logger    *slog.Logger
+	// SeparateMetrics keeps /metrics off the public router; the caller
+	// serves MetricsHandler on an address of its own.
+	SeparateMetrics bool
 }
 
 // FromConfig derives the runtime configuration from the file format.
@@ -37,5 +40,6 @@ func FromConfig(c config.Config, secret []byte, hasher *passwords.Hasher, logger
 		Secret:               secret,
 		Passwords:            hasher,
 		Logger:               logger,
+		SeparateMetrics:      c.MetricsListen != "",
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/tollgate/tollgate/keyring"
 	"github.com/tollgate/tollgate/server/authflow"
 	"github.com/tollgate/tollgate/server/login"
+	"github.com/tollgate/tollgate/server/metrics"
 	"github.com/tollgate/tollgate/server/oauth"
 	"github.com/tollgate/tollgate/server/session"
 	"github.com/tollgate/tollgate/static"
@@ -35,6 +36,7 @@ type Server struct {
 	handler  http.Handler
 	store    storage.Store
 	logger   *slog.Logger
+	metrics  *metrics.Metrics
 	draining atomic.Bool
 }
 
@@ -71,7 +73,7 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	pending := authflow.New(store, pendingLifetime)
-	s := &Server{store: store, logger: cfg.Logger}
+	s := &Server{store: store, logger: cfg.Logger, metrics: metrics.New(store)}
 
 	root := mux.NewRouter()
 	r := root
@@ -80,15 +82,19 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 	}
 	(&oauth.Handler{
 		Issuer: cfg.Issuer, Provider: provider, Signer: signer, Keys: keys, Store: store,
-		Sessions: sessions, Pending: pending, Pages: pages, Logger: cfg.Logger,
+		Sessions: sessions, Pending: pending, Pages: pages, Logger: cfg.Logger, Metrics: s.metrics,
 	}).Mount(r)
 	(&login.Handler{
 		Issuer: cfg.Issuer, Store: store, Sessions: sessions, Pending: pending,
-		Passwords: cfg.Passwords, Pages: pages, Logger: cfg.Logger,
+		Passwords: cfg.Passwords, Pages: pages, Logger: cfg.Logger, Metrics: s.metrics,
 	}).Mount(r)
 	r.PathPrefix("/static/").Handler(static.Handler())
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
+	if !cfg.SeparateMetrics {
+		r.Handle("/metrics", s.metrics.Handler()).Methods(http.MethodGet)
+	}
+	r.Use(s.metrics.Middleware)
 	root.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		pages.Render(w, http.StatusNotFound, "error", templates.ErrorPage{Code: "not_found", Description: "There is no page at this address."})
 	})
@@ -99,6 +105,10 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// MetricsHandler serves the Prometheus metrics, for a listener of their own
+// (Config.SeparateMetrics).
+func (s *Server) MetricsHandler() http.Handler { return s.metrics.Handler() }
 
 // Drain makes /readyz answer 503 so load balancers stop sending traffic
 // before the process shuts down.

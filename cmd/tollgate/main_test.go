@@ -219,19 +219,14 @@ func TestGeneratedSecretIsKept(t *testing.T) {
 // serve with no configuration answers discovery on its issuer, and shuts
 // down cleanly when its context ends (SIGTERM in the real process).
 func TestServeEmbeddedDefault(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	issuer := "http://" + addr
+	issuer := "http://" + freeAddr(t)
+	metricsAddr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var stderr bytes.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--issuer", issuer}, strings.NewReader(""), &bytes.Buffer{}, &stderr,
-			[]string{"TOLLGATE_DATA_DIR=" + filepath.Join(t.TempDir(), "data")})
+			[]string{"TOLLGATE_DATA_DIR=" + filepath.Join(t.TempDir(), "data"), "TOLLGATE_METRICS_LISTEN=" + metricsAddr})
 	}()
 	var meta map[string]any
 	deadline := time.Now().Add(20 * time.Second)
@@ -255,6 +250,15 @@ func TestServeEmbeddedDefault(t *testing.T) {
 	if meta["issuer"] != issuer || meta["token_endpoint"] != issuer+"/token" {
 		t.Fatalf("discovery: %v", meta)
 	}
+	// With metrics_listen, metrics are served there and not to the public.
+	if resp, err := http.Get(issuer + "/metrics"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("public /metrics with metrics_listen set: %v %v", resp, err)
+	}
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("metrics listener: %v %v", resp, err)
+	}
+	resp.Body.Close()
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("serve exited with %d after shutdown: %s", code, stderr.String())
@@ -262,4 +266,14 @@ func TestServeEmbeddedDefault(t *testing.T) {
 	if !strings.Contains(stderr.String(), `"msg":"listening"`) {
 		t.Fatalf("no start-up log line: %s", stderr.String())
 	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

@@ -54,10 +54,25 @@ func (a *app) serve(ctx context.Context, e *env) error {
 	e.log.Info("listening", "addr", ln.Addr().String(), "issuer", e.cfg.Issuer,
 		"database", backend.RedactURL(e.cfg.DatabaseURL), "redis", e.cfg.RedisURL != "", "version", version())
 
-	served := make(chan error, 1)
+	served := make(chan error, 2)
 	go func() { served <- httpServer.Serve(ln) }()
+	var metricsServer *http.Server
+	if addr := e.cfg.MetricsListen; addr != "" {
+		mln, err := net.Listen("tcp", addr)
+		if err != nil {
+			httpServer.Close()
+			return fmt.Errorf("listen for metrics: %w", err)
+		}
+		metricsServer = &http.Server{Handler: srv.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		e.log.Info("serving metrics", "addr", mln.Addr().String())
+		go func() { served <- metricsServer.Serve(mln) }()
+	}
 	select {
 	case err := <-served:
+		httpServer.Close()
+		if metricsServer != nil {
+			metricsServer.Close()
+		}
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -70,8 +85,18 @@ func (a *app) serve(ctx context.Context, e *env) error {
 	if err := httpServer.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
+	running := 1
+	// Metrics stay up until the traffic is gone, so the drain is visible.
+	if metricsServer != nil {
+		running++
+		if err := metricsServer.Shutdown(shutdownCtx); err != nil {
+			return fmt.Errorf("shutdown metrics: %w", err)
+		}
+	}
+	for range running {
+		if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
 	}
 	return nil
 }

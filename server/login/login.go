@@ -14,6 +14,7 @@ import (
 
 	"github.com/tollgate/tollgate/passwords"
 	"github.com/tollgate/tollgate/server/authflow"
+	"github.com/tollgate/tollgate/server/metrics"
 	"github.com/tollgate/tollgate/server/session"
 	"github.com/tollgate/tollgate/storage"
 	"github.com/tollgate/tollgate/templates"
@@ -35,6 +36,7 @@ type Handler struct {
 	Passwords *passwords.Hasher
 	Pages     *templates.Renderer
 	Logger    *slog.Logger
+	Metrics   *metrics.Metrics
 }
 
 // Mount registers the pages on r.
@@ -100,6 +102,7 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok {
 		h.Logger.Info("sign-in failed", "client_id", p.ClientID)
+		h.Metrics.SignIn("password", metrics.SignInFailure)
 		h.renderLogin(w, r, http.StatusUnauthorized, templates.LoginPage{
 			Request: handle, ClientName: h.clientName(r, p.ClientID), Email: email, Failed: true,
 		})
@@ -111,6 +114,7 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Logger.Info("signed in", "user_id", user.ID, "client_id", p.ClientID)
+	h.Metrics.SignIn("password", metrics.SignInSuccess)
 	if handle == "" {
 		h.Pages.Render(w, http.StatusOK, "signed_in", templates.SignedInPage{Email: user.Email})
 		return

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tollgate/tollgate/keyring"
 	"github.com/tollgate/tollgate/server/authflow"
+	"github.com/tollgate/tollgate/server/metrics"
 	"github.com/tollgate/tollgate/server/session"
 	"github.com/tollgate/tollgate/storage"
 	"github.com/tollgate/tollgate/storage/oauthstore"
@@ -37,6 +38,7 @@ type Handler struct {
 	Pending  *authflow.Store
 	Pages    *templates.Renderer
 	Logger   *slog.Logger
+	Metrics  *metrics.Metrics
 }
 
 // Mount registers the endpoints on r.

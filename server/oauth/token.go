@@ -33,6 +33,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Provider.WriteAccessResponse(ctx, w, ar, resp)
+	h.Metrics.TokenIssued(ar.GetGrantTypes()[0])
 }
 
 func (h *Handler) accessError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
@@ -44,7 +45,9 @@ func (h *Handler) accessError(w http.ResponseWriter, r *http.Request, ar fosite.
 		// Lost a race with a concurrent redemption of the same code.
 		err = fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.")
 	case errors.Is(err, fosite.ErrInactiveToken):
-		// Lost a race with a concurrent use of the same refresh token.
+		// A rotated refresh token came back: replayed, or a concurrent use
+		// that lost the race. Either way its family is revoked.
+		h.Metrics.RefreshReuse()
 		err = fosite.ErrInvalidGrant.WithHint("The refresh token has already been used.")
 	}
 	h.Provider.WriteAccessError(r.Context(), w, ar, err)

@@ -17,6 +17,7 @@ package redisstore
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -246,6 +247,18 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// SQLDB returns the SQL store's connection pool, for its statistics.
+func (s *Store) SQLDB() (*sql.DB, error) {
+	pooled, ok := s.Store.(interface{ SQLDB() (*sql.DB, error) })
+	if !ok {
+		return nil, errors.New("redisstore: the SQL store has no connection pool")
+	}
+	return pooled.SQLDB()
+}
+
+// RedisPoolStats returns the Redis client's connection pool statistics.
+func (s *Store) RedisPoolStats() *redis.PoolStats { return s.rdb.PoolStats() }
 
 // Close closes the Redis client and the SQL store. Closing twice is harmless.
 func (s *Store) Close() error {

@@ -6,6 +6,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -207,6 +208,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// SQLDB returns the connection pool, for its statistics.
+func (s *Store) SQLDB() (*sql.DB, error) { return s.gdb.DB() }
 
 // Close closes the connection pool.
 func (s *Store) Close() error {
