@@ -1,7 +1,7 @@
 # Tollgate's two everyday commands are `make run` and `make test`.
 GO ?= go
 
-.PHONY: run build test fmt vet
+.PHONY: run build test bench fmt vet
 
 ## run: start Tollgate on http://localhost:8080 with the embedded SQLite default
 run:
@@ -14,6 +14,11 @@ build:
 ## test: formatting, vet, and every test (needs PostgreSQL and Redis, see README)
 test: fmt vet
 	$(GO) test -count=1 ./...
+
+## bench: load benchmark on PostgreSQL + Redis; prints a table and writes docs/benchmarks.md
+bench:
+	$(GO) run ./cmd/tollgate-bench -out docs/benchmarks.md
+	$(GO) test -run '^$$' -bench . -benchmem ./server/oauth/ ./storage/redisstore/ ./passwords/
 
 fmt:
 	@unformatted="$$(gofmt -l .)"; \

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -30,6 +31,10 @@ type Params struct {
 type Hasher struct {
 	params Params
 	dummy  string // a real hash, verified against when the account is unknown
+	// slots bounds concurrent derivations to the cores that can run them:
+	// each holds MemoryKiB, so a burst of sign-ins queues for a core
+	// instead of multiplying the process's memory.
+	slots chan struct{}
 }
 
 // ErrMalformedHash reports a stored hash Tollgate cannot read.
@@ -37,7 +42,7 @@ var ErrMalformedHash = errors.New("passwords: malformed hash")
 
 // New returns a hasher for p.
 func New(p Params) (*Hasher, error) {
-	h := &Hasher{params: p}
+	h := &Hasher{params: p, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	dummy, err := h.Hash("tollgate dummy password")
 	if err != nil {
 		return nil, err
@@ -54,7 +59,7 @@ func (h *Hasher) Hash(password string) (string, error) {
 		return "", fmt.Errorf("passwords: salt: %w", err)
 	}
 	p := h.params
-	key := argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, keyLen)
+	key := h.derive(password, salt, p, keyLen)
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, p.MemoryKiB, p.Iterations, p.Parallelism, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
@@ -67,10 +72,16 @@ func (h *Hasher) Verify(password, encoded string) (ok, rehash bool, err error) {
 	if err != nil {
 		return false, false, err
 	}
-	got := argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, uint32(len(want)))
+	got := h.derive(password, salt, p, uint32(len(want)))
 	ok = subtle.ConstantTimeCompare(got, want) == 1
 	rehash = p.MemoryKiB < h.params.MemoryKiB || p.Iterations < h.params.Iterations || p.Parallelism < h.params.Parallelism
 	return ok, rehash, nil
+}
+
+func (h *Hasher) derive(password string, salt []byte, p Params, n uint32) []byte {
+	h.slots <- struct{}{}
+	defer func() { <-h.slots }()
+	return argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, n)
 }
 
 // VerifyNothing spends the time of one verification, so that a sign-in for an

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/ory/fosite"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/tollgate/tollgate/passwords"
 )
@@ -23,6 +24,9 @@ type secretHasher struct {
 
 	mu       sync.RWMutex
 	verified map[[32]byte]struct{}
+	// inflight joins concurrent first verifications of one secret, so a
+	// client's burst of requests pays for one hash, not one each.
+	inflight singleflight.Group
 }
 
 var _ fosite.Hasher = (*secretHasher)(nil)
@@ -39,17 +43,20 @@ func (h *secretHasher) Compare(_ context.Context, hash, secret []byte) error {
 	if ok {
 		return nil
 	}
-	match, _, err := h.hasher.Verify(string(secret), string(hash))
-	if err != nil || !match {
-		return errors.New("client secret does not match")
-	}
-	h.mu.Lock()
-	if len(h.verified) >= maxVerified {
-		clear(h.verified)
-	}
-	h.verified[key] = struct{}{}
-	h.mu.Unlock()
-	return nil
+	_, err, _ := h.inflight.Do(string(key[:]), func() (any, error) {
+		match, _, err := h.hasher.Verify(string(secret), string(hash))
+		if err != nil || !match {
+			return nil, errors.New("client secret does not match")
+		}
+		h.mu.Lock()
+		if len(h.verified) >= maxVerified {
+			clear(h.verified)
+		}
+		h.verified[key] = struct{}{}
+		h.mu.Unlock()
+		return nil, nil
+	})
+	return err
 }
 
 func (h *secretHasher) Hash(_ context.Context, secret []byte) ([]byte, error) {

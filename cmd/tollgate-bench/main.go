@@ -1,0 +1,175 @@
+// Command tollgate-bench is Tollgate's load benchmark (`make bench`). It
+// builds and starts Tollgate on PostgreSQL + Redis, seeds clients, users,
+// codes and refresh tokens, drives each scenario over loopback with vegeta,
+// and prints one table, also written to docs/benchmarks.md.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"runtime"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+type options struct {
+	postgres string
+	redis    string
+	duration time.Duration
+	workers  int
+	out      string
+	big      int
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.postgres, "postgres", envOr("TOLLGATE_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"), "PostgreSQL server (a database is created and dropped on it)")
+	flag.StringVar(&o.redis, "redis", envOr("TOLLGATE_BENCH_REDIS", "redis://127.0.0.1:6379/13"), "Redis database to use; it is FLUSHED")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "length of each scenario")
+	flag.IntVar(&o.workers, "workers", 16, "concurrent clients")
+	flag.StringVar(&o.out, "out", "docs/benchmarks.md", "where to write the report (empty: do not write)")
+	flag.IntVar(&o.big, "big", 1_000_000, "users and live refresh tokens in the large-database scenarios (0: skip them)")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "tollgate-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func run(ctx context.Context, o options) error {
+	ref := measureReferences()
+	fmt.Printf("reference: %.0f RS256 signatures/s, %.0f argon2id hashes/s (%d cores)\n", ref.signaturesPerSec, ref.hashesPerSec, runtime.NumCPU())
+	startup, err := embeddedStartup(ctx)
+	if err != nil {
+		return err
+	}
+
+	t, err := startTarget(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer t.close(context.Background())
+	idle, _ := t.rss()
+	f, err := seed(ctx, t, o)
+	if err != nil {
+		return err
+	}
+	r := report{ref: ref, startup: startup, idleRSS: idle, options: o}
+	r.rows = append(r.rows, scenarios(ctx, t, o, f, "")...)
+	if o.big > 0 {
+		perUser, err := seedBig(ctx, t, o.big)
+		if err != nil {
+			return err
+		}
+		r.bytesPerUser = perUser
+		r.rows = append(r.rows, bigScenarios(ctx, t, o, f, fmt.Sprintf(" (%s users)", humanCount(o.big)))...)
+	}
+	r.finish()
+	fmt.Print(r.table())
+	if o.out != "" {
+		if err := os.WriteFile(o.out, []byte(r.markdown()), 0o644); err != nil {
+			return err
+		}
+		fmt.Println("written to", o.out)
+	}
+	return nil
+}
+
+// scenarios runs every scenario once, each on fresh seeded material.
+func scenarios(ctx context.Context, t *target, o options, f *fixture, suffix string) []outcome {
+	var rows []outcome
+	add := func(row outcome) { rows = append(rows, row.print()) }
+	add(attack(t, o, "discovery", repeat(vegeta.Target{Method: http.MethodGet, URL: t.issuer + "/.well-known/openid-configuration"})))
+	add(attack(t, o, "jwks", repeat(vegeta.Target{Method: http.MethodGet, URL: t.issuer + "/.well-known/jwks.json"})))
+	add(attack(t, o, "client_credentials", repeat(vegeta.Target{
+		Method: http.MethodPost, URL: t.issuer + "/token", Header: basicAuth(m2mClient, m2mSecret),
+		Body: []byte("grant_type=client_credentials&scope=api%3Aread"),
+	})))
+	add(attack(t, o, "introspection", repeat(vegeta.Target{
+		Method: http.MethodPost, URL: t.issuer + "/introspect", Header: basicAuth(webClient, webSecret),
+		Body: []byte(url.Values{"token": {f.accessToken}}.Encode()),
+	})))
+	add(attack(t, o, "userinfo", repeat(vegeta.Target{
+		Method: http.MethodGet, URL: t.issuer + "/userinfo", Header: http.Header{"Authorization": {"Bearer " + f.accessToken}},
+	})))
+	rows = append(rows, bigScenarios(ctx, t, o, f, suffix)...)
+	return rows
+}
+
+// bigScenarios are the ones repeated on the large database: the token
+// grants and the sign-in flows.
+func bigScenarios(_ context.Context, t *target, o options, f *fixture, suffix string) []outcome {
+	var rows []outcome
+	add := func(row outcome) { rows = append(rows, row.print()) }
+	// Enough material for a generous rate over the whole duration.
+	n := int(o.duration.Seconds() * 1500)
+	if err := f.issueCodes(n); err != nil {
+		fmt.Println("  ", err)
+	} else {
+		add(attack(t, o, "authorization_code exchange"+suffix, each(f.codes, func(c issuedCode) vegeta.Target {
+			return vegeta.Target{Method: http.MethodPost, URL: t.issuer + "/token", Header: basicAuth(webClient, webSecret),
+				Body: []byte(exchangeForm(c.code, c.pkce).Encode())}
+		})))
+	}
+	if err := f.issueRefreshTokens(t, n); err != nil {
+		fmt.Println("  ", err)
+	} else {
+		add(attack(t, o, "refresh_token"+suffix, each(f.refresh, func(rt string) vegeta.Target {
+			return vegeta.Target{Method: http.MethodPost, URL: t.issuer + "/token", Header: basicAuth(webClient, webSecret),
+				Body: []byte(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}.Encode())}
+		})))
+	}
+	tr := o.transport()
+	add(flow(t, o, "password sign-in (authorize→login→code→token)"+suffix, func(w int) error {
+		b := newBrowser(t.issuer, tr)
+		p := newPKCE()
+		code, err := b.authorize(webClient, f.users[w], password, p)
+		if err != nil {
+			return err
+		}
+		_, err = postToken(b.client, t.issuer, webClient, webSecret, exchangeForm(code, p))
+		return err
+	}))
+	add(flow(t, o, "single sign-on (authorize→code→token)"+suffix, func(w int) error {
+		b := f.sessions[w]
+		p := newPKCE()
+		code, err := b.authorize(webClient, "", "", p)
+		if err != nil {
+			return err
+		}
+		_, err = postToken(b.client, t.issuer, webClient, webSecret, exchangeForm(code, p))
+		return err
+	}))
+	return rows
+}
+
+func humanCount(n int) string {
+	switch {
+	case n >= 1_000_000 && n%1_000_000 == 0:
+		return fmt.Sprintf("%dM", n/1_000_000)
+	case n >= 1000 && n%1000 == 0:
+		return fmt.Sprintf("%dk", n/1000)
+	}
+	return fmt.Sprint(n)
+}
+
+// print shows a row as soon as its scenario ends.
+func (o outcome) print() outcome {
+	fmt.Printf("%-52s %8.0f/s  p50 %-9v p99 %-9v errors %d\n", o.Name, o.Throughput, o.P50.Round(10*time.Microsecond), o.P99.Round(10*time.Microsecond), o.Errors)
+	return o
+}

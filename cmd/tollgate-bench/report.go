@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+type report struct {
+	options      options
+	ref          references
+	startup      startupTimes
+	idleRSS      int64
+	bytesPerUser float64
+	rows         []outcome
+}
+
+// finish sets each row's target from the issue's goals.
+func (r *report) finish() {
+	perResponse := r.ref.signaturesPerSec / 2 // an access token and an ID token
+	base := map[string]float64{}
+	for i := range r.rows {
+		row := &r.rows[i]
+		name, big := strings.CutSuffix(row.Name, fmt.Sprintf(" (%s users)", humanCount(r.options.big)))
+		switch {
+		case big:
+			if b := base[name]; b > 0 {
+				row.Target = verdict(row.Throughput >= 0.9*b, "≥ 90%% of empty: %.0f/s", 0.9*b)
+			}
+			continue
+		case name == "client_credentials":
+			row.Target = verdict(row.Throughput >= 10000 && row.P99 <= 25*time.Millisecond, "≥ 10000/s, p99 ≤ 25 ms")
+		case name == "introspection" || name == "userinfo":
+			row.Target = verdict(row.Throughput >= 15000, "≥ 15000/s")
+		case strings.HasPrefix(name, "authorization_code") || strings.HasPrefix(name, "refresh_token"):
+			row.Target = verdict(row.Throughput >= 0.6*perResponse, "≥ 60%% of signing: %.0f/s", 0.6*perResponse)
+		case strings.HasPrefix(name, "password sign-in"):
+			row.Target = verdict(row.Throughput >= 0.85*r.ref.hashesPerSec, "≥ 85%% of argon2id: %.0f/s", 0.85*r.ref.hashesPerSec)
+		}
+		base[name] = row.Throughput
+	}
+}
+
+func verdict(ok bool, format string, args ...any) string {
+	mark := "missed"
+	if ok {
+		mark = "met"
+	}
+	return fmt.Sprintf(format, args...) + " — " + mark
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+
+func (r *report) table() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n%-48s %10s %9s %9s %7s %9s  %s\n", "scenario", "ops/s", "p50", "p99", "errors", "peak RSS", "target")
+	for _, row := range r.rows {
+		fmt.Fprintf(&b, "%-48s %10.0f %9v %9v %7d %9s  %s\n", row.Name, row.Throughput,
+			row.P50.Round(10*time.Microsecond), row.P99.Round(10*time.Microsecond), row.Errors, mib(row.PeakRSS), row.Target)
+	}
+	fmt.Fprintf(&b, "\n%s\n", strings.Join(r.facts(), "\n"))
+	return b.String()
+}
+
+func (r *report) facts() []string {
+	facts := []string{
+		fmt.Sprintf("RS256 signatures/s (all cores): %.0f; an exchange or refresh signs twice, so the bound is %.0f responses/s", r.ref.signaturesPerSec, r.ref.signaturesPerSec/2),
+		fmt.Sprintf("argon2id hashes/s at the default parameters (all cores): %.0f", r.ref.hashesPerSec),
+		fmt.Sprintf("idle RSS after start-up: %s (target ≤ 40 MiB)", mib(r.idleRSS)),
+		fmt.Sprintf("embedded default ready in %v on a new data directory, %v on an existing one (target ≤ 300 ms)", r.startup.first.Round(time.Millisecond), r.startup.again.Round(time.Millisecond)),
+	}
+	if r.bytesPerUser > 0 {
+		facts = append(facts, fmt.Sprintf("storage per user (row and indexes): %.0f bytes (target ≤ 1024)", r.bytesPerUser))
+	}
+	return facts
+}
+
+func (r *report) markdown() string {
+	var b strings.Builder
+	b.WriteString("# Benchmarks\n\n")
+	b.WriteString("Written by `make bench` (cmd/tollgate-bench); do not edit by hand.\n\n")
+	fmt.Fprintf(&b, "Run on %s: %s, %d cores, %s, %s. Tollgate on PostgreSQL + Redis on the same machine; ", time.Now().UTC().Format("2006-01-02"), cpuModel(), runtime.NumCPU(), memTotal(), runtime.Version())
+	fmt.Fprintf(&b, "load from vegeta with %d concurrent clients over loopback, %v per scenario.\n\n", r.options.workers, r.options.duration)
+	b.WriteString("| Scenario | ops/s | p50 | p99 | Errors | Peak RSS | Target |\n|---|---:|---:|---:|---:|---:|---|\n")
+	for _, row := range r.rows {
+		fmt.Fprintf(&b, "| %s | %.0f | %v | %v | %d | %s | %s |\n", row.Name, row.Throughput,
+			row.P50.Round(10*time.Microsecond), row.P99.Round(10*time.Microsecond), row.Errors, mib(row.PeakRSS), row.Target)
+	}
+	b.WriteString("\n")
+	for _, f := range r.facts() {
+		b.WriteString("- " + f + "\n")
+	}
+	b.WriteString(costs)
+	return b.String()
+}
+
+// costs explains what each figure pays for.
+const costs = `
+## What each figure costs
+
+- **client_credentials**: client authentication (the argon2id check of the
+  secret is remembered per process after the first success, so it is paid
+  once), one RS256 signature, and one insert of the token record.
+- **authorization_code exchange** and **refresh_token**: two RS256 signatures
+  (access token and ID token) and a transaction that marks the code or the
+  old refresh token used (single use, so concurrent replays lose) and stores
+  the new tokens.
+- **introspection** and **userinfo**: signature verification of the JWT, a
+  revocation check (Redis), and a read of the token record.
+- **password sign-in**: one argon2id verification (m = 19 MiB, t = 2), plus
+  the redirects, the session and the code; **single sign-on** skips the hash.
+`
+
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}
+
+func memTotal() string {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return "unknown memory"
+	}
+	var kb int64
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "MemTotal:") {
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "MemTotal:")), "%d", &kb)
+		}
+	}
+	return fmt.Sprintf("%.0f GiB RAM", float64(kb)/(1<<20))
+}

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+)
+
+// target is a Tollgate process under load, with its own PostgreSQL database
+// and Redis database, and the binary that also serves as its CLI.
+type target struct {
+	bin     string
+	issuer  string
+	environ []string
+	dbURL   string
+	dbName  string
+	adminDB string // the server's maintenance database, for CREATE/DROP
+	cmd     *exec.Cmd
+	logs    bytes.Buffer
+}
+
+// benchSecret is the system secret of the throwaway deployment.
+const benchSecret = "tollgate-bench-secret-0123456789abcdefghijkl"
+
+// startTarget builds tollgate, creates a fresh database and starts serve.
+func startTarget(ctx context.Context, o options) (*target, error) {
+	dir, err := os.MkdirTemp("", "tollgate-bench-")
+	if err != nil {
+		return nil, err
+	}
+	t := &target{bin: filepath.Join(dir, "tollgate"), adminDB: o.postgres}
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", t.bin, "./cmd/tollgate")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return nil, fmt.Errorf("build tollgate: %w", err)
+	}
+
+	t.dbName = "tollgate_bench_" + randomHex(4)
+	conn, err := pgx.Connect(ctx, o.postgres)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", o.postgres, err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+t.dbName); err != nil {
+		return nil, fmt.Errorf("create database: %w", err)
+	}
+	t.dbURL, err = withDatabase(o.postgres, t.dbName)
+	if err != nil {
+		return nil, err
+	}
+	ropts, err := redis.ParseURL(o.redis)
+	if err != nil {
+		return nil, err
+	}
+	rdb := redis.NewClient(ropts)
+	defer rdb.Close()
+	if err := rdb.FlushDB(ctx).Err(); err != nil {
+		return nil, fmt.Errorf("flush redis database %d: %w", ropts.DB, err)
+	}
+
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	t.issuer = "http://" + addr
+	t.environ = append(os.Environ(),
+		"TOLLGATE_ISSUER="+t.issuer,
+		"TOLLGATE_DATABASE_URL="+t.dbURL,
+		"TOLLGATE_REDIS_URL="+o.redis,
+		"TOLLGATE_SECRET="+benchSecret,
+		"TOLLGATE_LOG_LEVEL=warn",
+		// Pre-issued codes must outlive the seeding of the others.
+		"TOLLGATE_CODE_LIFETIME=30m",
+		"TOLLGATE_DATA_DIR="+dir,
+	)
+	if _, err := t.cli(ctx, "", "migrate", "up"); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	t.cmd = exec.Command(t.bin, "serve")
+	t.cmd.Env = t.environ
+	t.cmd.Stdout, t.cmd.Stderr = &t.logs, &t.logs
+	if err := t.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start serve: %w", err)
+	}
+	if err := t.waitReady(ctx); err != nil {
+		t.stop()
+		return nil, err
+	}
+	fmt.Fprintf(os.Stderr, "tollgate serving %s (ready in %v)\n", t.issuer, time.Since(start).Round(time.Millisecond))
+	return t, nil
+}
+
+func (t *target) waitReady(ctx context.Context) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(t.issuer + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("tollgate did not become ready:\n%s", t.logs.String())
+}
+
+// cli runs a tollgate command against the deployment and returns stdout.
+func (t *target) cli(ctx context.Context, stdin string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, t.bin, args...)
+	cmd.Env = t.environ
+	cmd.Stdin = strings.NewReader(stdin)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("tollgate %s: %w: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return out, nil
+}
+
+// cliJSON runs a command and decodes its JSON output.
+func (t *target) cliJSON(ctx context.Context, v any, stdin string, args ...string) error {
+	out, err := t.cli(ctx, stdin, args...)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(out, v)
+}
+
+// resetPeakRSS starts a new peak-RSS measurement (Linux clear_refs 5).
+func (t *target) resetPeakRSS() {
+	_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", t.cmd.Process.Pid), []byte("5"), 0)
+}
+
+// rss returns the process's current and peak resident set size in bytes.
+func (t *target) rss() (current, peak int64) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", t.cmd.Process.Pid))
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		key, value, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
+		switch key {
+		case "VmRSS":
+			current = kb * 1024
+		case "VmHWM":
+			peak = kb * 1024
+		}
+	}
+	return current, peak
+}
+
+func (t *target) stop() {
+	if t.cmd == nil || t.cmd.Process == nil {
+		return
+	}
+	_ = t.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- t.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = t.cmd.Process.Kill()
+	}
+}
+
+// close stops the server and drops its database.
+func (t *target) close(ctx context.Context) {
+	t.stop()
+	conn, err := pgx.Connect(ctx, t.adminDB)
+	if err != nil {
+		return
+	}
+	defer conn.Close(ctx)
+	_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+t.dbName+" WITH (FORCE)")
+	_ = os.RemoveAll(filepath.Dir(t.bin))
+}
+
+func withDatabase(dsn, name string) (string, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return "", fmt.Errorf("postgres URL: %w", err)
+	}
+	if cfg.Database == "" {
+		return "", errors.New("postgres URL names no database")
+	}
+	i := strings.LastIndex(dsn, "/"+cfg.Database)
+	if i < 0 {
+		return "", errors.New("postgres URL: cannot place the benchmark database")
+	}
+	return dsn[:i+1] + name + dsn[i+1+len(cfg.Database):], nil
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
