@@ -259,6 +259,13 @@ func TestServeEmbeddedDefault(t *testing.T) {
 		t.Fatalf("metrics listener: %v %v", resp, err)
 	}
 	resp.Body.Close()
+	// Profiles are there for operators, and only there.
+	if resp, err := http.Get("http://" + metricsAddr + "/debug/pprof/"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("pprof on the metrics listener: %v %v", resp, err)
+	}
+	if resp, err := http.Get(issuer + "/debug/pprof/"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("public pprof: %v %v", resp, err)
+	}
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("serve exited with %d after shutdown: %s", code, stderr.String())

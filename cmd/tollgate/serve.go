@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"runtime/debug"
 	"time"
 
@@ -63,7 +64,7 @@ func (a *app) serve(ctx context.Context, e *env) error {
 			httpServer.Close()
 			return fmt.Errorf("listen for metrics: %w", err)
 		}
-		metricsServer = &http.Server{Handler: srv.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		metricsServer = &http.Server{Handler: operatorMux(srv.MetricsHandler()), ReadHeaderTimeout: 10 * time.Second}
 		e.log.Info("serving metrics", "addr", mln.Addr().String())
 		go func() { served <- metricsServer.Serve(mln) }()
 	}
@@ -145,4 +146,17 @@ func versionCommand() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// operatorMux serves what only operators may reach, on the private metrics
+// address: the metrics, and the runtime profiles that explain them.
+func operatorMux(metrics http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", metrics)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
