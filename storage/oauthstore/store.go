@@ -27,7 +27,8 @@ func (e *UnavailableError) Unwrap() error { return e.Err }
 
 // Store implements the fosite storage interfaces Tollgate composes.
 type Store struct {
-	store storage.Store
+	store   storage.Store
+	clients *clientCache
 }
 
 var (
@@ -40,7 +41,7 @@ var (
 )
 
 // New returns the adapter over store.
-func New(store storage.Store) *Store { return &Store{store: store} }
+func New(store storage.Store) *Store { return &Store{store: store, clients: newClientCache()} }
 
 // mapErr turns storage errors into the errors fosite expects.
 func mapErr(op string, err error) error {
@@ -56,12 +57,20 @@ func mapErr(op string, err error) error {
 	}
 }
 
-// GetClient loads a client registration.
+// GetClient loads a client registration, from the cache when it was read
+// less than ClientCacheTTL ago.
 func (s *Store) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	if c, ok := s.clients.get(id); ok {
+		return Client{c}, nil
+	}
 	c, err := s.store.GetClient(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		s.clients.forget(id)
+	}
 	if err != nil {
 		return nil, mapErr("get client", err)
 	}
+	s.clients.put(c)
 	return Client{c}, nil
 }
 
