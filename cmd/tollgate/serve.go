@@ -55,6 +55,10 @@ func (a *app) serve(ctx context.Context, e *env) error {
 	e.log.Info("listening", "addr", ln.Addr().String(), "issuer", e.cfg.Issuer,
 		"database", backend.RedactURL(e.cfg.DatabaseURL), "redis", e.cfg.RedisURL != "", "version", version())
 
+	// Start-up (migrations, key generation, template parsing) leaves garbage
+	// the runtime would hand back to the OS only gradually; an idle replica
+	// should not look bigger than it is.
+	debug.FreeOSMemory()
 	served := make(chan error, 2)
 	go func() { served <- httpServer.Serve(ln) }()
 	var metricsServer *http.Server
