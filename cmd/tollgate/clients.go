@@ -2,64 +2,28 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tollgate/tollgate/clientreg"
 	"github.com/tollgate/tollgate/storage"
 )
 
-// clientJSON is a client as the CLI prints it, with OAuth metadata names
-// (RFC 7591 §2). The secret appears only in the answer to create.
-type clientJSON struct {
-	ClientID                string    `json:"client_id"`
-	ClientSecret            string    `json:"client_secret,omitempty"`
-	ClientName              string    `json:"client_name"`
-	RedirectURIs            []string  `json:"redirect_uris"`
-	PostLogoutRedirectURIs  []string  `json:"post_logout_redirect_uris"`
-	GrantTypes              []string  `json:"grant_types"`
-	ResponseTypes           []string  `json:"response_types"`
-	Scope                   string    `json:"scope"`
-	TokenEndpointAuthMethod string    `json:"token_endpoint_auth_method"`
-	SkipConsent             bool      `json:"skip_consent"`
-	CreatedAt               time.Time `json:"created_at"`
+// flagOf names the flag that sets each registration field, so that errors
+// speak the command line's language.
+var flagOf = map[string]string{
+	"client_id":                  "--id",
+	"client_secret":              "--secret",
+	"client_name":                "--name",
+	"redirect_uris":              "--redirect-uri",
+	"post_logout_redirect_uris":  "--post-logout-redirect-uri",
+	"grant_types":                "--grant-type",
+	"scope":                      "--scope",
+	"token_endpoint_auth_method": "--public",
 }
-
-func toClientJSON(c storage.Client) clientJSON {
-	method := "client_secret_basic"
-	if c.Public {
-		method = "none"
-	}
-	return clientJSON{
-		ClientID: c.ID, ClientName: c.Name,
-		RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs),
-		GrantTypes: nonNil(c.GrantTypes), ResponseTypes: nonNil(c.ResponseTypes),
-		Scope: strings.Join(c.Scopes, " "), TokenEndpointAuthMethod: method,
-		SkipConsent: c.SkipConsent, CreatedAt: c.CreatedAt,
-	}
-}
-
-// nonNil makes empty lists print as [] rather than null.
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
-var supportedGrantTypes = []string{"authorization_code", "refresh_token", "client_credentials"}
-
-// minSecretLength keeps chosen secrets out of guessing range.
-const minSecretLength = 16
 
 type clientFlags struct {
 	id, name, secret, scope      string
@@ -77,7 +41,7 @@ func (a *app) clientsCommand() *cobra.Command {
 		Short: "Register a client and print it, with its secret, as JSON",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, secret, err := f.client(cmd)
+			c, secret, err := f.client()
 			if err != nil {
 				return err
 			}
@@ -91,7 +55,7 @@ func (a *app) clientsCommand() *cobra.Command {
 	fl.StringArrayVar(&f.redirectURIs, "redirect-uri", nil, "redirect URI, matched exactly (repeatable)")
 	fl.StringArrayVar(&f.postLogoutURIs, "post-logout-redirect-uri", nil, "where RP-initiated logout may return (repeatable)")
 	fl.StringArrayVar(&f.grantTypes, "grant-type", nil, "authorization_code, refresh_token or client_credentials (repeatable; default authorization_code and refresh_token)")
-	fl.StringVar(&f.scope, "scope", "openid profile email offline_access", "space-separated scopes the client may request")
+	fl.StringVar(&f.scope, "scope", clientreg.DefaultScope, "space-separated scopes the client may request")
 	fl.BoolVar(&f.public, "public", false, "public client (SPA, native app): no secret, PKCE only")
 	fl.StringVar(&f.id, "id", "", "client ID (default generated)")
 	fl.StringVar(&f.secret, "secret", "", "client secret (default generated)")
@@ -105,9 +69,9 @@ func (a *app) clientsCommand() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("list clients: %w", err)
 				}
-				out := make([]clientJSON, 0, len(list))
+				out := make([]clientreg.View, 0, len(list))
 				for _, c := range list {
-					out = append(out, toClientJSON(c))
+					out = append(out, clientreg.ViewOf(c))
 				}
 				return a.printJSON(out)
 			}),
@@ -119,7 +83,7 @@ func (a *app) clientsCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return a.printJSON(toClientJSON(c))
+				return a.printJSON(clientreg.ViewOf(c))
 			}),
 		},
 		&cobra.Command{
@@ -132,7 +96,7 @@ func (a *app) clientsCommand() *cobra.Command {
 				if err := e.store.DeleteClient(ctx, c.ID); err != nil {
 					return fmt.Errorf("delete client %q: %w", c.ID, err)
 				}
-				return a.printJSON(toClientJSON(c))
+				return a.printJSON(clientreg.ViewOf(c))
 			}),
 		},
 	)
@@ -158,8 +122,6 @@ func (a *app) createClient(ctx context.Context, e *env, c storage.Client, secret
 		}
 		c.SecretHash = hash
 	}
-	now := time.Now().UTC().Truncate(time.Second)
-	c.CreatedAt, c.UpdatedAt = now, now
 	err := e.store.CreateClient(ctx, c)
 	if errors.Is(err, storage.ErrAlreadyExists) {
 		return fmt.Errorf("a client with id %q already exists", c.ID)
@@ -167,112 +129,25 @@ func (a *app) createClient(ctx context.Context, e *env, c storage.Client, secret
 	if err != nil {
 		return fmt.Errorf("create client: %w", err)
 	}
-	out := toClientJSON(c)
+	out := clientreg.ViewOf(c)
 	out.ClientSecret = secret
 	return a.printJSON(out)
 }
 
 // client validates the flags into a registration; every problem is a usage
 // error, found before anything is opened or written.
-func (f *clientFlags) client(cmd *cobra.Command) (storage.Client, string, error) {
-	if strings.TrimSpace(f.name) == "" {
-		return storage.Client{}, "", usagef("--name is required")
+func (f *clientFlags) client() (storage.Client, string, error) {
+	r := clientreg.Registration{
+		ClientID: f.id, ClientSecret: f.secret, ClientName: f.name, RedirectURIs: f.redirectURIs,
+		PostLogoutRedirectURIs: f.postLogoutURIs, GrantTypes: f.grantTypes, Scope: f.scope, SkipConsent: f.skipConsent,
 	}
-	grants := f.grantTypes
-	if len(grants) == 0 {
-		grants = []string{"authorization_code", "refresh_token"}
+	if f.public {
+		r.TokenEndpointAuthMethod = clientreg.AuthNone
 	}
-	for _, g := range grants {
-		if !slices.Contains(supportedGrantTypes, g) {
-			return storage.Client{}, "", usagef("--grant-type %q is not supported (want one of %s)", g, strings.Join(supportedGrantTypes, ", "))
-		}
+	c, secret, err := r.Build(time.Now().UTC().Truncate(time.Second))
+	var fe *clientreg.FieldError
+	if errors.As(err, &fe) {
+		return c, "", usagef("%s %s", flagOf[fe.Field], fe.Problem)
 	}
-	grants = slices.Compact(slices.Sorted(slices.Values(grants)))
-	usesRedirects := slices.Contains(grants, "authorization_code")
-	if usesRedirects && len(f.redirectURIs) == 0 {
-		return storage.Client{}, "", usagef("--redirect-uri is required for the authorization_code grant")
-	}
-	for _, u := range f.redirectURIs {
-		if err := checkRedirectURI(u); err != nil {
-			return storage.Client{}, "", usagef("--redirect-uri %q: %v", u, err)
-		}
-	}
-	for _, u := range f.postLogoutURIs {
-		if err := checkRedirectURI(u); err != nil {
-			return storage.Client{}, "", usagef("--post-logout-redirect-uri %q: %v", u, err)
-		}
-	}
-	scopes := strings.Fields(f.scope)
-	if len(scopes) == 0 {
-		return storage.Client{}, "", usagef("--scope must name at least one scope")
-	}
-	c := storage.Client{
-		ID: f.id, Name: strings.TrimSpace(f.name), RedirectURIs: f.redirectURIs, PostLogoutRedirectURIs: f.postLogoutURIs,
-		GrantTypes: grants, Scopes: scopes, Public: f.public, SkipConsent: f.skipConsent,
-	}
-	if usesRedirects {
-		c.ResponseTypes = []string{"code"}
-	}
-	if c.ID == "" {
-		c.ID = randomHex(16)
-	} else if strings.TrimSpace(c.ID) != c.ID || strings.ContainsAny(c.ID, ": \t\n") {
-		return storage.Client{}, "", usagef("--id %q: must not contain spaces or colons", c.ID)
-	}
-	secret := f.secret
-	switch {
-	case f.public && cmd.Flags().Changed("secret"):
-		return storage.Client{}, "", usagef("--public clients have no secret; drop --secret")
-	case f.public && slices.Contains(grants, "client_credentials"):
-		return storage.Client{}, "", usagef("--public clients cannot use the client_credentials grant")
-	case f.public:
-		secret = ""
-	case cmd.Flags().Changed("secret") && len(secret) < minSecretLength:
-		return storage.Client{}, "", usagef("--secret must be at least %d characters", minSecretLength)
-	case secret == "":
-		secret = randomString(32)
-	}
-	return c, secret, nil
-}
-
-// checkRedirectURI accepts what the authorization endpoint will honour:
-// absolute URIs without a fragment (RFC 6749 §3.1.2), https or a private
-// scheme, and plain http only on the loopback interface (RFC 8252 §7.3).
-func checkRedirectURI(raw string) error {
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		return err
-	case !u.IsAbs():
-		return errors.New("must be an absolute URI")
-	case u.Fragment != "" || strings.Contains(raw, "#"):
-		return errors.New("must not contain a fragment")
-	case u.Scheme == "http" && !isLoopback(u.Hostname()):
-		return errors.New("http is allowed only for localhost and loopback addresses; use https")
-	case (u.Scheme == "http" || u.Scheme == "https") && u.Host == "":
-		return errors.New("must name a host")
-	}
-	return nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// randomHex returns n random bytes in hex: IDs never start with "-", which
-// a command line would take for a flag.
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // never fails (crypto/rand, Go 1.24+)
-	return hex.EncodeToString(b)
-}
-
-// randomString returns n random bytes, URL-safe base64 encoded.
-func randomString(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // never fails (crypto/rand, Go 1.24+)
-	return base64.RawURLEncoding.EncodeToString(b)
+	return c, secret, err
 }

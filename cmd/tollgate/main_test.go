@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate/tollgate/clientreg"
 	"github.com/tollgate/tollgate/storage/testbackend"
 )
 
@@ -77,7 +78,7 @@ func deployments(t *testing.T, fn func(t *testing.T, c cli)) {
 
 func TestClientLifecycle(t *testing.T) {
 	deployments(t, func(t *testing.T, c cli) {
-		var created clientJSON
+		var created clientreg.View
 		c.ok(&created, "", "clients", "create", "--name", "Web", "--redirect-uri", "https://app.example/cb",
 			"--redirect-uri", "http://127.0.0.1:3000/cb", "--post-logout-redirect-uri", "https://app.example/bye")
 		if created.ClientID == "" || len(created.ClientSecret) < 32 || created.TokenEndpointAuthMethod != "client_secret_basic" {
@@ -86,13 +87,13 @@ func TestClientLifecycle(t *testing.T) {
 		if created.Scope != "openid profile email offline_access" || strings.Join(created.GrantTypes, ",") != "authorization_code,refresh_token" {
 			t.Fatalf("defaults: %+v", created)
 		}
-		var got clientJSON
+		var got clientreg.View
 		c.ok(&got, "", "clients", "get", created.ClientID)
 		if got.ClientSecret != "" || got.ClientName != "Web" || len(got.RedirectURIs) != 2 {
 			t.Fatalf("get shows %+v (the secret must never be shown again)", got)
 		}
 
-		var public clientJSON
+		var public clientreg.View
 		c.ok(&public, "", "clients", "create", "--name", "SPA", "--public", "--skip-consent", "--id", "spa",
 			"--redirect-uri", "http://localhost:5173/cb", "--scope", "openid email")
 		if public.ClientID != "spa" || public.ClientSecret != "" || public.TokenEndpointAuthMethod != "none" || !public.SkipConsent {
@@ -100,7 +101,7 @@ func TestClientLifecycle(t *testing.T) {
 		}
 		c.fails(exitFailure, `"spa" already exists`, "", "clients", "create", "--name", "Again", "--id", "spa", "--redirect-uri", "https://x.example/cb")
 
-		var list []clientJSON
+		var list []clientreg.View
 		c.ok(&list, "", "clients", "list")
 		if len(list) != 2 {
 			t.Fatalf("list: %d clients", len(list))
