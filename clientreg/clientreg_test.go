@@ -47,7 +47,9 @@ func TestBuildNamesTheField(t *testing.T) {
 		{"grant_types", func(r *clientreg.Registration) {
 			r.TokenEndpointAuthMethod, r.GrantTypes = "none", []string{"client_credentials"}
 		}},
-		{"client_secret", func(r *clientreg.Registration) { r.TokenEndpointAuthMethod, r.ClientSecret = "none", "0123456789abcdefgh" }},
+		{"client_secret", func(r *clientreg.Registration) {
+			r.TokenEndpointAuthMethod, r.ClientSecret = "none", "0123456789abcdefgh"
+		}},
 		{"client_secret", func(r *clientreg.Registration) { r.ClientSecret = "short" }},
 		{"client_id", func(r *clientreg.Registration) { r.ClientID = "a:b" }},
 		{"client_id", func(r *clientreg.Registration) { r.ClientID = "-flag" }},

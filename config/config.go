@@ -35,6 +35,9 @@ type Config struct {
 	// MetricsListen, when set, serves /metrics on this address instead of
 	// the public one.
 	MetricsListen string `yaml:"metrics_listen" env:"TOLLGATE_METRICS_LISTEN"`
+	// AdminToken is a bootstrap bearer token for the admin API, for use
+	// before any client has the tollgate:admin scope. Optional.
+	AdminToken string `yaml:"admin_token" env:"TOLLGATE_ADMIN_TOKEN"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level" env:"TOLLGATE_LOG_LEVEL"`
 
@@ -158,6 +161,9 @@ func (c Config) Validate() error {
 	}
 	if c.Secret != "" && len(c.Secret) < 32 {
 		bad("secret", "(hidden)", "want at least 32 characters")
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < 32 {
+		bad("admin_token", "(hidden)", "want at least 32 characters")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

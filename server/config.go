@@ -23,6 +23,8 @@ type Config struct {
 	Secret    []byte
 	Passwords *passwords.Hasher
 	Logger    *slog.Logger
+	// AdminToken, when set, is a bootstrap bearer token for the admin API.
+	AdminToken string
 	// SeparateMetrics keeps /metrics off the public router; the caller
 	// serves MetricsHandler on an address of its own.
 	SeparateMetrics bool
@@ -41,5 +43,6 @@ func FromConfig(c config.Config, secret []byte, hasher *passwords.Hasher, logger
 		Passwords:            hasher,
 		Logger:               logger,
 		SeparateMetrics:      c.MetricsListen != "",
+		AdminToken:           c.AdminToken,
 	}
 }

@@ -36,6 +36,7 @@ const (
 	confidentialID  = "webapp"
 	confidentialKey = "webapp-secret-0123456789abcdefghijklmnop"
 	publicID        = "spa"
+	adminToken      = "bootstrap-admin-token-0123456789abcdef"
 )
 
 // env is a running Tollgate with one confidential client, one public client
@@ -94,6 +95,7 @@ func newEnv(t *testing.T, backend string, store storage.Store) *env {
 		CodeLifetime:         time.Minute,
 		SessionLifetime:      time.Hour,
 		Secret:               secret,
+		AdminToken:           adminToken,
 		Passwords:            hasher,
 		Logger:               slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil)),
 	}, store, keys)

@@ -16,7 +16,10 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/tollgate/tollgate/docs"
+
 	"github.com/tollgate/tollgate/keyring"
+	"github.com/tollgate/tollgate/server/admin"
 	"github.com/tollgate/tollgate/server/authflow"
 	"github.com/tollgate/tollgate/server/login"
 	"github.com/tollgate/tollgate/server/metrics"
@@ -60,6 +63,7 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 	if err != nil {
 		return nil, err
 	}
+	oauthStore := oauthstore.New(store)
 	provider, signer, err := oauth.NewProvider(oauth.ProviderConfig{
 		Issuer:               cfg.Issuer,
 		AccessTokenLifetime:  cfg.AccessTokenLifetime,
@@ -68,7 +72,7 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 		CodeLifetime:         cfg.CodeLifetime,
 		Secret:               cfg.Secret,
 		Passwords:            cfg.Passwords,
-	}, oauthstore.New(store), keys)
+	}, oauthStore, keys)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
@@ -80,13 +84,31 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 	if p := strings.TrimRight(issuer.Path, "/"); p != "" {
 		r = root.PathPrefix(p).Subrouter()
 	}
-	(&oauth.Handler{
+	protocol := &oauth.Handler{
 		Issuer: cfg.Issuer, Provider: provider, Signer: signer, Keys: keys, Store: store,
 		Sessions: sessions, Pending: pending, Pages: pages, Logger: cfg.Logger, Metrics: s.metrics,
-	}).Mount(r)
+	}
+	protocol.Mount(r)
 	(&login.Handler{
 		Issuer: cfg.Issuer, Store: store, Sessions: sessions, Pending: pending,
 		Passwords: cfg.Passwords, Pages: pages, Logger: cfg.Logger, Metrics: s.metrics,
+	}).Mount(r)
+	(&admin.Handler{
+		Store: store, Keys: keys, Passwords: cfg.Passwords, Logger: cfg.Logger,
+		Bearer: func(ctx context.Context, token, scope string) error {
+			err := protocol.CheckBearer(ctx, token, scope)
+			switch {
+			case errors.Is(err, oauth.ErrInvalidToken):
+				return admin.ErrInvalidToken
+			case errors.Is(err, oauth.ErrInsufficientScope):
+				return admin.ErrInsufficientScope
+			}
+			return err
+		},
+		ClientChanged: oauthStore.ForgetClient,
+		AdminToken:    cfg.AdminToken,
+		KeyRetention:  max(cfg.AccessTokenLifetime, cfg.IDTokenLifetime),
+		OpenAPI:       docs.AdminOpenAPI,
 	}).Mount(r)
 	r.PathPrefix("/static/").Handler(static.Handler())
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)

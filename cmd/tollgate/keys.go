@@ -6,16 +6,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-)
 
-// keyJSON describes a signing key; never its private material.
-type keyJSON struct {
-	KID       string     `json:"kid"`
-	Algorithm string     `json:"alg"`
-	State     string     `json:"state"`
-	CreatedAt time.Time  `json:"created_at"`
-	RetiresAt *time.Time `json:"retires_at,omitempty"`
-}
+	"github.com/tollgate/tollgate/keyring"
+)
 
 func (a *app) keysCommand() *cobra.Command {
 	keys := &cobra.Command{Use: "keys", Short: "Inspect and rotate token signing keys"}
@@ -24,15 +17,7 @@ func (a *app) keysCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		out := make([]keyJSON, 0, len(all))
-		for _, k := range all {
-			j := keyJSON{KID: k.ID, Algorithm: k.Algorithm, State: string(k.State), CreatedAt: k.CreatedAt}
-			if !k.RetiresAt.IsZero() {
-				j.RetiresAt = &k.RetiresAt
-			}
-			out = append(out, j)
-		}
-		return a.printJSON(out)
+		return a.printJSON(keyring.Infos(all))
 	}
 	keys.AddCommand(
 		&cobra.Command{

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/clientreg"
+	"github.com/tollgate/tollgate/keyring"
 	"github.com/tollgate/tollgate/storage/testbackend"
 )
 
@@ -141,10 +142,10 @@ func TestUserLifecycle(t *testing.T) {
 
 func TestKeysRotate(t *testing.T) {
 	deployments(t, func(t *testing.T, c cli) {
-		var before, after []keyJSON
+		var before, after []keyring.Info
 		c.ok(&before, "", "keys", "list")
 		c.ok(&after, "", "keys", "rotate")
-		states := func(keys []keyJSON) map[string]string {
+		states := func(keys []keyring.Info) map[string]string {
 			m := map[string]string{}
 			for _, k := range keys {
 				m[k.State] = k.KID

@@ -57,6 +57,10 @@ func mapErr(op string, err error) error {
 	}
 }
 
+// ForgetClient drops a cached registration after this process changed it,
+// so the change (a new secret, say) holds here at once.
+func (s *Store) ForgetClient(id string) { s.clients.forget(id) }
+
 // GetClient loads a client registration, from the cache when it was read
 // less than ClientCacheTTL ago.
 func (s *Store) GetClient(ctx context.Context, id string) (fosite.Client, error) {

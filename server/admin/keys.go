@@ -1,0 +1,31 @@
+package admin
+
+import (
+	"net/http"
+
+	"github.com/tollgate/tollgate/keyring"
+)
+
+type keyList struct {
+	Items []keyring.Info `json:"items"`
+}
+
+func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request) {
+	keys, err := h.Keys.Keys(r.Context())
+	if err != nil {
+		h.unavailable(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, keyList{Items: keyring.Infos(keys)})
+}
+
+// rotateKeys promotes the published next key; the current one stays in
+// JWKS for KeyRetention.
+func (h *Handler) rotateKeys(w http.ResponseWriter, r *http.Request) {
+	if err := h.Keys.Rotate(r.Context(), h.KeyRetention); err != nil {
+		h.unavailable(w, err)
+		return
+	}
+	h.Logger.Info("admin: signing keys rotated")
+	h.listKeys(w, r)
+}
