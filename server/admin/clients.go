@@ -163,31 +163,34 @@ func (h *Handler) updateClient(w http.ResponseWriter, r *http.Request) {
 		return next, nil
 	})
 	var rejected errRejected
-	switch {
-	case errors.As(err, &rejected):
+	if errors.As(err, &rejected) {
 		h.registrationOK(w, rejected.err)
-	case errors.Is(err, storage.ErrNotFound):
-		writeError(w, http.StatusNotFound, "not_found", "There is no client with this client_id.")
-	case err != nil:
-		h.unavailable(w, err)
-	default:
-		h.ClientChanged(updated.ID)
-		h.Logger.Info("admin: client updated", "client_id", updated.ID)
+		return
+	}
+	if h.changed(w, err, updated.ID, "updated") {
 		writeJSON(w, http.StatusOK, clientreg.ViewOf(updated))
 	}
 }
 
-func (h *Handler) deleteClient(w http.ResponseWriter, r *http.Request) {
-	id := mux.Vars(r)["id"]
-	err := h.Store.DeleteClient(r.Context(), id)
+// changed reports whether a change to client id was stored, writing the
+// error response when it was not.
+func (h *Handler) changed(w http.ResponseWriter, err error, id, what string) bool {
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", "There is no client with this client_id.")
+		return false
 	case err != nil:
 		h.unavailable(w, err)
-	default:
-		h.ClientChanged(id)
-		h.Logger.Info("admin: client deleted", "client_id", id)
+		return false
+	}
+	h.ClientChanged(id)
+	h.Logger.Info("admin: client "+what, "client_id", id)
+	return true
+}
+
+func (h *Handler) deleteClient(w http.ResponseWriter, r *http.Request) {
+	id := mux.Vars(r)["id"]
+	if h.changed(w, h.Store.DeleteClient(r.Context(), id), id, "deleted") {
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
@@ -216,14 +219,7 @@ func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request) {
 		updated = cur
 		return cur, nil
 	})
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		writeError(w, http.StatusNotFound, "not_found", "There is no client with this client_id.")
-	case err != nil:
-		h.unavailable(w, err)
-	default:
-		h.ClientChanged(updated.ID)
-		h.Logger.Info("admin: client secret rotated", "client_id", updated.ID)
+	if h.changed(w, err, current.ID, "secret rotated") {
 		view := clientreg.ViewOf(updated)
 		view.ClientSecret = secret
 		writeJSON(w, http.StatusOK, view)
