@@ -31,6 +31,11 @@ type app struct {
 
 	configPath string
 	flags      []configFlag
+
+	// endpoint and token send the clients and keys commands to a server's
+	// admin API instead of the local database.
+	endpoint, token string
+	output          string
 }
 
 // configFlag is a command-line flag that overrides one configuration key.
@@ -44,6 +49,10 @@ type configFlag struct {
 func (a *app) bindConfigFlags(root *cobra.Command) {
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.configPath, "config", "", "YAML configuration file")
+	pf.StringVar(&a.endpoint, "endpoint", "", "manage a remote server through its admin API at this issuer URL (clients, keys; or TOLLGATE_ENDPOINT)")
+	// No default shown: help output must never print a token.
+	pf.StringVar(&a.token, "token", "", "bearer token for --endpoint: an access token with tollgate:admin, or the admin_token (or TOLLGATE_TOKEN)")
+	pf.StringVar(&a.output, "output", outputJSON, "output format: json or table")
 	a.flags = []configFlag{
 		{name: "issuer", env: "TOLLGATE_ISSUER", usage: "public base URL, the iss of every token"},
 		{name: "listen", env: "TOLLGATE_LISTEN", usage: "address to listen on (default :8080, or the issuer's port)"},
@@ -55,6 +64,16 @@ func (a *app) bindConfigFlags(root *cobra.Command) {
 		f := &a.flags[i]
 		pf.StringVar(&f.value, f.name, "", f.usage)
 	}
+}
+
+// envValue returns the value of key in environ, or "".
+func envValue(environ []string, key string) string {
+	for i := len(environ) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(environ[i], "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
 }
 
 // loadConfig reads defaults, file, environment and flags, in rising
@@ -184,6 +203,9 @@ func (a *app) open(cmd *cobra.Command) (*env, error) {
 // withEnv runs fn on an opened deployment and closes it afterwards.
 func (a *app) withEnv(fn func(ctx context.Context, e *env, args []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
+		if a.endpoint != "" || envValue(a.environ, "TOLLGATE_ENDPOINT") != "" {
+			return usagef("%s works on the local database only; the admin API does not serve it yet", cmd.CommandPath())
+		}
 		e, err := a.open(cmd)
 		if err != nil {
 			return err

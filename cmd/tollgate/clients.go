@@ -3,13 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tollgate/tollgate/clientreg"
-	"github.com/tollgate/tollgate/storage"
 )
 
 // flagOf names the flag that sets each registration field, so that errors
@@ -38,15 +37,19 @@ func (a *app) clientsCommand() *cobra.Command {
 	var f clientFlags
 	create := &cobra.Command{
 		Use:   "create",
-		Short: "Register a client and print it, with its secret, as JSON",
+		Short: "Register a client and print it, with its secret",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, secret, err := f.client()
+			reg, err := f.registration()
 			if err != nil {
 				return err
 			}
-			return a.withEnv(func(ctx context.Context, e *env, _ []string) error {
-				return a.createClient(ctx, e, c, secret)
+			return a.withAdmin(func(ctx context.Context, b adminBackend, _ []string) error {
+				v, err := b.CreateClient(ctx, reg)
+				if err != nil {
+					return err
+				}
+				return a.print(v, clientTable(v))
 			})(cmd, nil)
 		},
 	}
@@ -63,80 +66,42 @@ func (a *app) clientsCommand() *cobra.Command {
 
 	clients.AddCommand(create,
 		&cobra.Command{
-			Use: "list", Short: "List clients as JSON", Args: cobra.NoArgs,
-			RunE: a.withEnv(func(ctx context.Context, e *env, _ []string) error {
-				list, err := e.store.ListClients(ctx)
-				if err != nil {
-					return fmt.Errorf("list clients: %w", err)
-				}
-				out := make([]clientreg.View, 0, len(list))
-				for _, c := range list {
-					out = append(out, clientreg.ViewOf(c))
-				}
-				return a.printJSON(out)
-			}),
-		},
-		&cobra.Command{
-			Use: "get ID", Short: "Print one client as JSON", Args: cobra.ExactArgs(1),
-			RunE: a.withEnv(func(ctx context.Context, e *env, args []string) error {
-				c, err := getClient(ctx, e, args[0])
+			Use: "list", Short: "List clients", Args: cobra.NoArgs,
+			RunE: a.withAdmin(func(ctx context.Context, b adminBackend, _ []string) error {
+				list, err := b.ListClients(ctx)
 				if err != nil {
 					return err
 				}
-				return a.printJSON(clientreg.ViewOf(c))
+				return a.print(list, clientTable(list...))
+			}),
+		},
+		&cobra.Command{
+			Use: "get ID", Short: "Print one client", Args: cobra.ExactArgs(1),
+			RunE: a.withAdmin(func(ctx context.Context, b adminBackend, args []string) error {
+				v, err := b.GetClient(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				return a.print(v, clientTable(v))
 			}),
 		},
 		&cobra.Command{
 			Use: "delete ID", Short: "Delete a client and print what was deleted", Args: cobra.ExactArgs(1),
-			RunE: a.withEnv(func(ctx context.Context, e *env, args []string) error {
-				c, err := getClient(ctx, e, args[0])
+			RunE: a.withAdmin(func(ctx context.Context, b adminBackend, args []string) error {
+				v, err := b.DeleteClient(ctx, args[0])
 				if err != nil {
 					return err
 				}
-				if err := e.store.DeleteClient(ctx, c.ID); err != nil {
-					return fmt.Errorf("delete client %q: %w", c.ID, err)
-				}
-				return a.printJSON(clientreg.ViewOf(c))
+				return a.print(v, clientTable(v))
 			}),
 		},
 	)
 	return clients
 }
 
-func getClient(ctx context.Context, e *env, id string) (storage.Client, error) {
-	c, err := e.store.GetClient(ctx, id)
-	if errors.Is(err, storage.ErrNotFound) {
-		return c, fmt.Errorf("no client with id %q", id)
-	}
-	if err != nil {
-		return c, fmt.Errorf("get client %q: %w", id, err)
-	}
-	return c, nil
-}
-
-func (a *app) createClient(ctx context.Context, e *env, c storage.Client, secret string) error {
-	if secret != "" {
-		hash, err := e.hasher.Hash(secret)
-		if err != nil {
-			return fmt.Errorf("hash client secret: %w", err)
-		}
-		c.SecretHash = hash
-	}
-	err := e.store.CreateClient(ctx, c)
-	if errors.Is(err, storage.ErrAlreadyExists) {
-		return fmt.Errorf("a client with id %q already exists", c.ID)
-	}
-	if err != nil {
-		return fmt.Errorf("create client: %w", err)
-	}
-	out := clientreg.ViewOf(c)
-	out.ClientSecret = secret
-	return a.printJSON(out)
-}
-
-// client validates the flags into a registration; every problem is a usage
-// error, found before anything is opened or written.
-func (f *clientFlags) client() (storage.Client, string, error) {
+// registration validates the flags; every problem is a usage error, found
+// before anything is opened or written.
+func (f *clientFlags) registration() (clientreg.Registration, error) {
 	r := clientreg.Registration{
 		ClientID: f.id, ClientSecret: f.secret, ClientName: f.name, RedirectURIs: f.redirectURIs,
 		PostLogoutRedirectURIs: f.postLogoutURIs, GrantTypes: f.grantTypes, Scope: f.scope, SkipConsent: f.skipConsent,
@@ -144,10 +109,19 @@ func (f *clientFlags) client() (storage.Client, string, error) {
 	if f.public {
 		r.TokenEndpointAuthMethod = clientreg.AuthNone
 	}
-	c, secret, err := r.Build(time.Now().UTC().Truncate(time.Second))
+	_, _, err := r.Build(time.Now())
 	var fe *clientreg.FieldError
 	if errors.As(err, &fe) {
-		return c, "", usagef("%s %s", flagOf[fe.Field], fe.Problem)
+		return r, usagef("%s %s", flagOf[fe.Field], fe.Problem)
 	}
-	return c, secret, err
+	return r, err
+}
+
+// clientTable is the --output table form of clients.
+func clientTable(views ...clientreg.View) [][]string {
+	rows := [][]string{{"CLIENT_ID", "NAME", "AUTH", "GRANTS", "SCOPE", "SECRET"}}
+	for _, v := range views {
+		rows = append(rows, []string{v.ClientID, v.ClientName, v.TokenEndpointAuthMethod, strings.Join(v.GrantTypes, ","), v.Scope, v.ClientSecret})
+	}
+	return rows
 }

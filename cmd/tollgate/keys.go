@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,40 +11,42 @@ import (
 
 func (a *app) keysCommand() *cobra.Command {
 	keys := &cobra.Command{Use: "keys", Short: "Inspect and rotate token signing keys"}
-	list := func(ctx context.Context, e *env) error {
-		all, err := e.keys.Keys(ctx)
-		if err != nil {
-			return err
-		}
-		return a.printJSON(keyring.Infos(all))
-	}
 	keys.AddCommand(
 		&cobra.Command{
-			Use: "list", Short: "List signing keys as JSON", Args: cobra.NoArgs,
-			RunE: a.withEnv(func(ctx context.Context, e *env, _ []string) error {
-				if err := e.keys.Ensure(ctx); err != nil {
-					return fmt.Errorf("signing keys: %w", err)
+			Use: "list", Short: "List signing keys", Args: cobra.NoArgs,
+			RunE: a.withAdmin(func(ctx context.Context, b adminBackend, _ []string) error {
+				list, err := b.ListKeys(ctx)
+				if err != nil {
+					return err
 				}
-				return list(ctx, e)
+				return a.print(list, keyTable(list))
 			}),
 		},
 		&cobra.Command{
 			Use:   "rotate",
 			Short: "Sign with the published next key; keep the current one published until its tokens expire",
 			Args:  cobra.NoArgs,
-			RunE: a.withEnv(func(ctx context.Context, e *env, _ []string) error {
-				if err := e.keys.Rotate(ctx, retention(e)); err != nil {
-					return fmt.Errorf("rotate keys: %w", err)
+			RunE: a.withAdmin(func(ctx context.Context, b adminBackend, _ []string) error {
+				list, err := b.RotateKeys(ctx)
+				if err != nil {
+					return err
 				}
-				return list(ctx, e)
+				return a.print(list, keyTable(list))
 			}),
 		},
 	)
 	return keys
 }
 
-// retention is how long a retired key stays published: the longest life of
-// a token it may have signed.
-func retention(e *env) time.Duration {
-	return max(time.Duration(e.cfg.AccessTokenLifetime), time.Duration(e.cfg.IDTokenLifetime))
+// keyTable is the --output table form of keys.
+func keyTable(keys []keyring.Info) [][]string {
+	rows := [][]string{{"KID", "ALG", "STATE", "CREATED", "RETIRES"}}
+	for _, k := range keys {
+		retires := ""
+		if k.RetiresAt != nil {
+			retires = k.RetiresAt.Format(time.RFC3339)
+		}
+		rows = append(rows, []string{k.KID, k.Algorithm, k.State, k.CreatedAt.Format(time.RFC3339), retires})
+	}
+	return rows
 }

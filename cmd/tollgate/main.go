@@ -73,6 +73,12 @@ func (a *app) rootCommand() *cobra.Command {
 		SilenceErrors: true,
 		// Without a subcommand, show help rather than guessing.
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			if a.output != outputJSON && a.output != outputTable {
+				return usagef("--output %q: want json or table", a.output)
+			}
+			return nil
+		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	a.bindConfigFlags(root)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/mail"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -82,10 +83,12 @@ func (a *app) usersCommand() *cobra.Command {
 					return fmt.Errorf("list users: %w", err)
 				}
 				out := make([]userJSON, 0, len(list))
+				rows := [][]string{{"ID", "EMAIL", "NAME", "VERIFIED", "DISABLED"}}
 				for _, u := range list {
 					out = append(out, toUserJSON(u))
+					rows = append(rows, []string{u.ID, u.Email, u.Name, strconv.FormatBool(u.EmailVerified), strconv.FormatBool(u.Disabled)})
 				}
-				return a.printJSON(out)
+				return a.print(out, rows)
 			}),
 		},
 		&cobra.Command{
