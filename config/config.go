@@ -45,7 +45,10 @@ type Config struct {
 	IDTokenLifetime      Duration `yaml:"id_token_lifetime" env:"TOLLGATE_ID_TOKEN_LIFETIME"`
 	RefreshTokenLifetime Duration `yaml:"refresh_token_lifetime" env:"TOLLGATE_REFRESH_TOKEN_LIFETIME"`
 	CodeLifetime         Duration `yaml:"code_lifetime" env:"TOLLGATE_CODE_LIFETIME"`
-	SessionLifetime      Duration `yaml:"session_lifetime" env:"TOLLGATE_SESSION_LIFETIME"`
+	// AccessTokenSigningAlg is RS256 (every JWT library accepts it) or
+	// ES256 (much cheaper to sign). ID tokens are always RS256.
+	AccessTokenSigningAlg string   `yaml:"access_token_signing_alg" env:"TOLLGATE_ACCESS_TOKEN_SIGNING_ALG"`
+	SessionLifetime       Duration `yaml:"session_lifetime" env:"TOLLGATE_SESSION_LIFETIME"`
 
 	// Argon2 parameters for password hashes (RFC 9106; OWASP minimum m=19 MiB, t=2, p=1).
 	Argon2MemoryKiB   uint32 `yaml:"argon2_memory_kib" env:"TOLLGATE_ARGON2_MEMORY_KIB"`
@@ -72,17 +75,18 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d)
 // Default returns the configuration used when nothing is set.
 func Default() Config {
 	return Config{
-		Issuer:               "http://localhost:8080",
-		DataDir:              "./data",
-		LogLevel:             "info",
-		AccessTokenLifetime:  Duration(time.Hour),
-		IDTokenLifetime:      Duration(time.Hour),
-		RefreshTokenLifetime: Duration(30 * 24 * time.Hour),
-		CodeLifetime:         Duration(time.Minute),
-		SessionLifetime:      Duration(24 * time.Hour),
-		Argon2MemoryKiB:      19 * 1024,
-		Argon2Iterations:     2,
-		Argon2Parallelism:    1,
+		Issuer:                "http://localhost:8080",
+		DataDir:               "./data",
+		LogLevel:              "info",
+		AccessTokenLifetime:   Duration(time.Hour),
+		IDTokenLifetime:       Duration(time.Hour),
+		RefreshTokenLifetime:  Duration(30 * 24 * time.Hour),
+		CodeLifetime:          Duration(time.Minute),
+		AccessTokenSigningAlg: "RS256",
+		SessionLifetime:       Duration(24 * time.Hour),
+		Argon2MemoryKiB:       19 * 1024,
+		Argon2Iterations:      2,
+		Argon2Parallelism:     1,
 	}
 }
 
@@ -165,6 +169,9 @@ func (c Config) Validate() error {
 	if c.AdminToken != "" && len(c.AdminToken) < 32 {
 		bad("admin_token", "(hidden)", "want at least 32 characters")
 	}
+	if c.AccessTokenSigningAlg != "RS256" && c.AccessTokenSigningAlg != "ES256" {
+		bad("access_token_signing_alg", c.AccessTokenSigningAlg, "want RS256 or ES256")
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -204,4 +211,13 @@ func redact(raw string) string {
 		return "(unparsable URL)"
 	}
 	return u.Redacted()
+}
+
+// SigningAlgorithms lists the algorithms Tollgate keeps signing keys for:
+// RS256 for ID tokens, and the access tokens' algorithm.
+func (c Config) SigningAlgorithms() []string {
+	if c.AccessTokenSigningAlg == "" || c.AccessTokenSigningAlg == "RS256" {
+		return []string{"RS256"}
+	}
+	return []string{"RS256", c.AccessTokenSigningAlg}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -33,7 +34,7 @@ func TestKeysEncryptedAtRest(t *testing.T) {
 	if err := k.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
-	active, err := k.Active(ctx)
+	active, err := k.Active(ctx, keyring.RS256)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func TestKeysEncryptedAtRest(t *testing.T) {
 		}
 	}
 	other := newKeyring(t, store, []byte("a-different-secret-0123456789-abcdefghij"))
-	if _, err := other.Active(ctx); err == nil || !strings.Contains(err.Error(), "system secret") {
+	if _, err := other.Active(ctx, keyring.RS256); err == nil || !strings.Contains(err.Error(), "system secret") {
 		t.Fatalf("another secret opened the keys: %v", err)
 	}
 	if _, err := keyring.New(store, []byte("short")); err == nil {
@@ -94,7 +95,7 @@ func TestRotation(t *testing.T) {
 	if after[storage.KeyActive][0] != before[storage.KeyNext][0] || after[storage.KeyRetired][0] != before[storage.KeyActive][0] || len(after[storage.KeyNext]) != 1 {
 		t.Fatalf("rotation: before %v, after %v", before, after)
 	}
-	active, err := k.Active(ctx)
+	active, err := k.Active(ctx, keyring.RS256)
 	if err != nil || active.ID != before[storage.KeyNext][0] {
 		t.Fatalf("signing with %v (%v), want the promoted key %s", active.ID, err, before[storage.KeyNext][0])
 	}
@@ -124,5 +125,48 @@ func TestRotation(t *testing.T) {
 	}
 	if _, err := k.Lookup(ctx, "nope"); err == nil {
 		t.Fatal("unknown kid found")
+	}
+}
+
+// Each algorithm has its own family: an active key, a published next key,
+// and rotation moves every family at once.
+func TestFamiliesPerAlgorithm(t *testing.T) {
+	ctx := context.Background()
+	store := testbackend.SQLite(t)
+	k, err := keyring.New(store, secret, keyring.WithAlgorithms(keyring.RS256, keyring.ES256, keyring.RS256))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	count := func() map[string]int {
+		keys, err := store.ListKeys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]int{}
+		for _, key := range keys {
+			m[key.Algorithm+" "+string(key.State)]++
+		}
+		return m
+	}
+	want := map[string]int{"RS256 active": 1, "RS256 next": 1, "ES256 active": 1, "ES256 next": 1}
+	if got := count(); !maps.Equal(got, want) {
+		t.Fatalf("after Ensure: %v", got)
+	}
+	es, err := k.Active(ctx, keyring.ES256)
+	if err != nil || es.Algorithm != keyring.ES256 {
+		t.Fatalf("active ES256 key: %+v %v", es, err)
+	}
+	if err := k.Rotate(ctx, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	want = map[string]int{"RS256 active": 1, "RS256 next": 1, "RS256 retired": 1, "ES256 active": 1, "ES256 next": 1, "ES256 retired": 1}
+	if got := count(); !maps.Equal(got, want) {
+		t.Fatalf("after Rotate: %v", got)
+	}
+	if _, err := keyring.New(store, secret, keyring.WithAlgorithms("HS256")); err == nil {
+		t.Fatal("a symmetric algorithm was accepted")
 	}
 }

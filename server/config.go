@@ -23,6 +23,8 @@ type Config struct {
 	Secret    []byte
 	Passwords *passwords.Hasher
 	Logger    *slog.Logger
+	// AccessTokenAlgorithm signs access tokens: RS256 (default) or ES256.
+	AccessTokenAlgorithm string
 	// AdminToken, when set, is a bootstrap bearer token for the admin API.
 	AdminToken string
 	// SeparateMetrics keeps /metrics off the public router; the caller
@@ -44,5 +46,6 @@ func FromConfig(c config.Config, secret []byte, hasher *passwords.Hasher, logger
 		Logger:               logger,
 		SeparateMetrics:      c.MetricsListen != "",
 		AdminToken:           c.AdminToken,
+		AccessTokenAlgorithm: c.AccessTokenSigningAlg,
 	}
 }

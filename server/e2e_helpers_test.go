@@ -54,6 +54,11 @@ type env struct {
 
 // backends runs fn on the embedded SQLite default and on PostgreSQL + Redis.
 func backends(t *testing.T, fn func(t *testing.T, e *env)) {
+	backendsWith(t, keyring.RS256, fn)
+}
+
+// backendsWith is backends with access tokens signed with accessAlg.
+func backendsWith(t *testing.T, accessAlg string, fn func(t *testing.T, e *env)) {
 	for _, b := range []struct {
 		name string
 		open func(testing.TB) storage.Store
@@ -62,18 +67,19 @@ func backends(t *testing.T, fn func(t *testing.T, e *env)) {
 		{"postgres+redis", testbackend.PostgresRedis},
 	} {
 		t.Run(b.name, func(t *testing.T) {
-			fn(t, newEnv(t, b.name, b.open(t)))
+			fn(t, newEnvWith(t, b.name, b.open(t), accessAlg))
 		})
 	}
 }
 
 var fastArgon = passwords.Params{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1}
 
-func newEnv(t *testing.T, backend string, store storage.Store) *env {
+// newEnvWith is newEnv with access tokens signed with accessAlg.
+func newEnvWith(t *testing.T, backend string, store storage.Store, accessAlg string) *env {
 	t.Helper()
 	ctx := context.Background()
 	secret := []byte("test-system-secret-0123456789-abcdefghijkl")
-	keys, err := keyring.New(store, secret)
+	keys, err := keyring.New(store, secret, keyring.WithAlgorithms(keyring.RS256, accessAlg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +102,7 @@ func newEnv(t *testing.T, backend string, store storage.Store) *env {
 		SessionLifetime:      time.Hour,
 		Secret:               secret,
 		AdminToken:           adminToken,
+		AccessTokenAlgorithm: accessAlg,
 		Passwords:            hasher,
 		Logger:               slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil)),
 	}, store, keys)
@@ -426,4 +433,16 @@ func (e *env) introspect(token string) map[string]any {
 func s256(verifier string) string {
 	sum := sha256.Sum256([]byte(verifier))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// signIn runs a whole sign-in for cfg's client and exchanges the code.
+func (e *env) signIn(cfg *oauth2.Config) *oauth2.Token {
+	e.t.Helper()
+	a := newAuthRequest(cfg)
+	q := e.fullLogin(newBrowser(e.t), a)
+	tok, err := cfg.Exchange(context.Background(), q.Get("code"), oauth2.VerifierOption(a.verifier))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok
 }

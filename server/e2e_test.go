@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"github.com/tollgate/tollgate/keyring"
 	"net/http"
 	"net/url"
 	"slices"
@@ -277,4 +278,38 @@ func parallel(n int, fn func() (bool, map[string]any)) int {
 	close(start)
 	wg.Wait()
 	return int(ok.Load())
+}
+
+// TestES256AccessTokens: with access_token_signing_alg ES256, access tokens
+// are ES256 JWTs verifiable from JWKS, ID tokens stay RS256, and
+// introspection, userinfo and refresh work as before.
+func TestES256AccessTokens(t *testing.T) {
+	backendsWith(t, keyring.ES256, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		cfg := e.oauthConfig(confidentialID, confidentialKey)
+		tok := e.signIn(cfg)
+		if alg := jwtHeader(t, tok.AccessToken)["alg"]; alg != "ES256" {
+			t.Fatalf("access token alg %v", alg)
+		}
+		rawID, _ := tok.Extra("id_token").(string)
+		if alg := jwtHeader(t, rawID)["alg"]; alg != "RS256" {
+			t.Fatalf("ID token alg %v", alg)
+		}
+		if _, err := e.provider().Verifier(&oidc.Config{ClientID: confidentialID}).Verify(ctx, rawID); err != nil {
+			t.Fatalf("ID token: %v", err)
+		}
+		if _, err := oidc.NewRemoteKeySet(ctx, e.issuer+"/.well-known/jwks.json").VerifySignature(ctx, tok.AccessToken); err != nil {
+			t.Fatalf("access token against JWKS: %v", err)
+		}
+		if e.introspect(tok.AccessToken)["active"] != true {
+			t.Fatal("introspection refuses an ES256 access token")
+		}
+		info, err := e.provider().UserInfo(ctx, oauth2.StaticTokenSource(tok))
+		if err != nil || info.Subject != e.user.ID {
+			t.Fatalf("userinfo: %v %v", info, err)
+		}
+		if _, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err != nil {
+			t.Fatalf("refresh: %v", err)
+		}
+	})
 }

@@ -72,6 +72,7 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 		CodeLifetime:         cfg.CodeLifetime,
 		Secret:               cfg.Secret,
 		Passwords:            cfg.Passwords,
+		AccessTokenAlgorithm: cfg.AccessTokenAlgorithm,
 	}, oauthStore, keys)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)

@@ -79,6 +79,12 @@ func run(ctx context.Context, o options) error {
 		r.bytesPerUser = perUser
 		r.rows = append(r.rows, bigScenarios(ctx, t, o, f, fmt.Sprintf(" (%s users)", humanCount(o.big)))...)
 	}
+	t.close(context.Background())
+	es, err := es256Scenarios(ctx, o)
+	if err != nil {
+		return err
+	}
+	r.rows = append(r.rows, es...)
 	r.finish()
 	fmt.Print(r.table())
 	if o.out != "" {
@@ -96,14 +102,8 @@ func scenarios(ctx context.Context, t *target, o options, f *fixture, suffix str
 	add := func(row outcome) { rows = append(rows, row.print()) }
 	add(attack(t, o, "discovery", repeat(vegeta.Target{Method: http.MethodGet, URL: t.issuer + "/.well-known/openid-configuration"})))
 	add(attack(t, o, "jwks", repeat(vegeta.Target{Method: http.MethodGet, URL: t.issuer + "/.well-known/jwks.json"})))
-	add(attack(t, o, "client_credentials", repeat(vegeta.Target{
-		Method: http.MethodPost, URL: t.issuer + "/token", Header: basicAuth(m2mClient, m2mSecret),
-		Body: []byte("grant_type=client_credentials&scope=api%3Aread"),
-	})))
-	add(attack(t, o, "introspection", repeat(vegeta.Target{
-		Method: http.MethodPost, URL: t.issuer + "/introspect", Header: basicAuth(webClient, webSecret),
-		Body: []byte(url.Values{"token": {f.accessToken}}.Encode()),
-	})))
+	add(attack(t, o, "client_credentials", clientCredentials(t)))
+	add(attack(t, o, "introspection", introspection(t, f)))
 	add(attack(t, o, "userinfo", repeat(vegeta.Target{
 		Method: http.MethodGet, URL: t.issuer + "/userinfo", Header: http.Header{"Authorization": {"Bearer " + f.accessToken}},
 	})))
@@ -172,4 +172,39 @@ func humanCount(n int) string {
 func (o outcome) print() outcome {
 	fmt.Printf("%-52s %8.0f/s  p50 %-9v p99 %-9v errors %d\n", o.Name, o.Throughput, o.P50.Round(10*time.Microsecond), o.P99.Round(10*time.Microsecond), o.Errors)
 	return o
+}
+
+// es256Scenarios repeats the scenarios that sign or verify access tokens on
+// a server configured with access_token_signing_alg: ES256.
+func es256Scenarios(ctx context.Context, o options) ([]outcome, error) {
+	t, err := startTarget(ctx, o, "TOLLGATE_ACCESS_TOKEN_SIGNING_ALG=ES256")
+	if err != nil {
+		return nil, err
+	}
+	defer t.close(context.Background())
+	f, err := seed(ctx, t, o)
+	if err != nil {
+		return nil, err
+	}
+	return []outcome{
+		attack(t, o, "client_credentials"+es256Suffix, clientCredentials(t)).print(),
+		attack(t, o, "introspection"+es256Suffix, introspection(t, f)).print(),
+	}, nil
+}
+
+// es256Suffix marks the rows measured with ES256 access tokens.
+const es256Suffix = " (ES256 access tokens)"
+
+func clientCredentials(t *target) vegeta.Targeter {
+	return repeat(vegeta.Target{
+		Method: http.MethodPost, URL: t.issuer + "/token", Header: basicAuth(m2mClient, m2mSecret),
+		Body: []byte("grant_type=client_credentials&scope=api%3Aread"),
+	})
+}
+
+func introspection(t *target, f *fixture) vegeta.Targeter {
+	return repeat(vegeta.Target{
+		Method: http.MethodPost, URL: t.issuer + "/introspect", Header: basicAuth(webClient, webSecret),
+		Body: []byte(url.Values{"token": {f.accessToken}}.Encode()),
+	})
 }

@@ -25,6 +25,7 @@ func (r *report) finish() {
 	for i := range r.rows {
 		row := &r.rows[i]
 		name, big := strings.CutSuffix(row.Name, fmt.Sprintf(" (%s users)", humanCount(r.options.big)))
+		name, _ = strings.CutSuffix(name, es256Suffix)
 		switch {
 		case big:
 			if b := base[name]; b > 0 {
@@ -101,6 +102,11 @@ func (r *report) markdown() string {
 const costs = `
 ## What each figure costs
 
+- **ES256 access tokens** (access_token_signing_alg: ES256): the same
+  work with an ECDSA P-256 signature instead of RSA 2048, which costs a
+  small fraction as much; ID tokens stay RS256. Resource servers must accept
+  ES256 (RFC 9068 only obliges them to accept RS256), so RS256 stays the
+  default.
 - **client_credentials**: client authentication (the argon2id check of the
   secret is remembered per process after the first success, so it is paid
   once), one RS256 signature, and one insert of the token record.

@@ -40,7 +40,7 @@ type target struct {
 const benchSecret = "tollgate-bench-secret-0123456789abcdefghijkl"
 
 // startTarget builds tollgate, creates a fresh database and starts serve.
-func startTarget(ctx context.Context, o options) (*target, error) {
+func startTarget(ctx context.Context, o options, env ...string) (*target, error) {
 	dir, err := os.MkdirTemp("", "tollgate-bench-")
 	if err != nil {
 		return nil, err
@@ -90,6 +90,7 @@ func startTarget(ctx context.Context, o options) (*target, error) {
 		"TOLLGATE_CODE_LIFETIME=30m",
 		"TOLLGATE_DATA_DIR="+dir,
 	)
+	t.environ = append(t.environ, env...)
 	if _, err := t.cli(ctx, "", "migrate", "up"); err != nil {
 		return nil, err
 	}

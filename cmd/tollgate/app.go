@@ -192,7 +192,7 @@ func (a *app) open(cmd *cobra.Command) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, err := keyring.New(store, secret)
+	keys, err := keyring.New(store, secret, keyring.WithAlgorithms(cfg.SigningAlgorithms()...))
 	if err != nil {
 		store.Close()
 		return nil, err

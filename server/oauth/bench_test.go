@@ -49,7 +49,7 @@ func BenchmarkMintAccessToken(b *testing.B) {
 	if err := keys.Ensure(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	s := signer{keys: keys}
+	s := signer{keys: keys, alg: keyring.RS256}
 	now := time.Now()
 	claims := (&jwt.JWTClaims{
 		Subject: "user", Issuer: "http://127.0.0.1", Audience: []string{"client"}, JTI: "0123456789abcdef",

@@ -4,6 +4,7 @@
 package oauth
 
 import (
+	"cmp"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"fmt"
@@ -29,6 +30,9 @@ type ProviderConfig struct {
 	CodeLifetime         time.Duration
 	Secret               []byte
 	Passwords            *passwords.Hasher
+	// AccessTokenAlgorithm signs access tokens (RS256 or ES256); ID tokens
+	// are always RS256, which every OpenID client must accept.
+	AccessTokenAlgorithm string
 }
 
 // NewProvider composes fosite from exactly the flows Tollgate offers:
@@ -59,14 +63,15 @@ func NewProvider(cfg ProviderConfig, store *oauthstore.Store, keys *keyring.Keyr
 		// RFC 9068 §2.2.3: scope is one space-separated string.
 		JWTScopeClaimKey: jwt.JWTScopeFieldString,
 	}
-	sig := signer{keys: keys}
+	accessAlg := cmp.Or(cfg.AccessTokenAlgorithm, keyring.RS256)
+	idSigner := signer{keys: keys, alg: keyring.RS256}
 	hmacStrategy := compose.NewOAuth2HMACStrategy(fc)
 	strategy := &compose.CommonStrategy{
 		CoreStrategy: accessTokenStrategy{&oauth2.DefaultJWTStrategy{
-			Signer: sig, HMACSHAStrategy: hmacStrategy, Config: fc,
+			Signer: signer{keys: keys, alg: accessAlg}, HMACSHAStrategy: hmacStrategy, Config: fc,
 		}},
-		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: sig, Config: fc},
-		Signer:                     sig,
+		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: idSigner, Config: fc},
+		Signer:                     idSigner,
 	}
 	p := compose.Compose(fc, store, strategy,
 		compose.OAuth2AuthorizeExplicitFactory,
@@ -78,5 +83,5 @@ func NewProvider(cfg ProviderConfig, store *oauthstore.Store, keys *keyring.Keyr
 		compose.OAuth2TokenIntrospectionFactory,
 		compose.OAuth2TokenRevocationFactory,
 	)
-	return p, sig, nil
+	return p, idSigner, nil
 }

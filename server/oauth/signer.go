@@ -17,12 +17,13 @@ import (
 // so tokens stay valid across a rotation.
 type signer struct {
 	keys *keyring.Keyring
+	alg  string // what it signs with; it verifies whatever the kid names
 }
 
 var _ jwt.Signer = signer{}
 
 func (s signer) Generate(ctx context.Context, claims jwt.MapClaims, header jwt.Mapper) (string, string, error) {
-	k, err := s.keys.Active(ctx)
+	k, err := s.keys.Active(ctx, s.alg)
 	if err != nil {
 		return "", "", err
 	}
