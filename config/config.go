@@ -35,6 +35,9 @@ type Config struct {
 	// MetricsListen, when set, serves /metrics on this address instead of
 	// the public one.
 	MetricsListen string `yaml:"metrics_listen" env:"TOLLGATE_METRICS_LISTEN"`
+	// JanitorInterval is how often expired codes, tokens, sessions and
+	// revocations are purged; 0 turns the janitor off.
+	JanitorInterval Duration `yaml:"janitor_interval" env:"TOLLGATE_JANITOR_INTERVAL"`
 	// AdminToken is a bootstrap bearer token for the admin API, for use
 	// before any client has the tollgate:admin scope. Optional.
 	AdminToken string `yaml:"admin_token" env:"TOLLGATE_ADMIN_TOKEN"`
@@ -83,6 +86,7 @@ func Default() Config {
 		RefreshTokenLifetime:  Duration(30 * 24 * time.Hour),
 		CodeLifetime:          Duration(time.Minute),
 		AccessTokenSigningAlg: "RS256",
+		JanitorInterval:       Duration(10 * time.Minute),
 		SessionLifetime:       Duration(24 * time.Hour),
 		Argon2MemoryKiB:       19 * 1024,
 		Argon2Iterations:      2,
@@ -165,6 +169,9 @@ func (c Config) Validate() error {
 	}
 	if c.Secret != "" && len(c.Secret) < 32 {
 		bad("secret", "(hidden)", "want at least 32 characters")
+	}
+	if c.JanitorInterval < 0 {
+		bad("janitor_interval", time.Duration(c.JanitorInterval), "want a duration ≥ 0 (0 turns the janitor off)")
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 32 {
 		bad("admin_token", "(hidden)", "want at least 32 characters")

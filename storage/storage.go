@@ -152,6 +152,9 @@ type SessionStore interface {
 	GetSession(ctx context.Context, id string) (Session, error)
 	DeleteSession(ctx context.Context, id string) error
 	DeleteUserSessions(ctx context.Context, userID string) error
+	// DeleteExpiredSessions removes up to limit sessions that expired
+	// before t, and reports how many it removed.
+	DeleteExpiredSessions(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // ConsentStore remembers consent decisions.
@@ -205,6 +208,9 @@ type RevocationList interface {
 	// ListRevocations returns the revocations whose token expires after
 	// notExpiredAt (used to re-seed a cache such as Redis after a flush).
 	ListRevocations(ctx context.Context, notExpiredAt time.Time) ([]Revocation, error)
+	// DeleteExpiredRevocations removes up to limit revocations whose token
+	// expired before t, and reports how many it removed.
+	DeleteExpiredRevocations(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // Transactor runs a group of calls atomically. Calls made with the returned

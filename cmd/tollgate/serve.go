@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tollgate/tollgate/janitor"
 	"github.com/tollgate/tollgate/server"
 	"github.com/tollgate/tollgate/storage/backend"
 )
@@ -59,6 +60,9 @@ func (a *app) serve(ctx context.Context, e *env) error {
 	// the runtime would hand back to the OS only gradually; an idle replica
 	// should not look bigger than it is.
 	debug.FreeOSMemory()
+	// The janitor stops with the process; a sweep cut short resumes on the
+	// next start.
+	go (&janitor.Janitor{Store: e.store, Interval: time.Duration(e.cfg.JanitorInterval), Logger: e.log}).Run(ctx)
 	served := make(chan error, 2)
 	go func() { served <- httpServer.Serve(ln) }()
 	var metricsServer *http.Server

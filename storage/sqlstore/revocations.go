@@ -48,3 +48,9 @@ func (s *Store) ListRevocations(ctx context.Context, notExpiredAt time.Time) ([]
 	}
 	return out, nil
 }
+
+// DeleteExpiredRevocations removes up to limit revocations of tokens that
+// expired before t: an expired token is refused on its own.
+func (s *Store) DeleteExpiredRevocations(ctx context.Context, before time.Time, limit int) (int, error) {
+	return s.deleteExpired(ctx, "revocations", "jti", before, limit)
+}

@@ -40,3 +40,8 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID string) error {
 	err := s.db(ctx).Where("user_id = ?", userID).Delete(&sessionRow{}).Error
 	return wrap(err, "delete sessions of user %q", userID)
 }
+
+// DeleteExpiredSessions removes up to limit sessions that ended before t.
+func (s *Store) DeleteExpiredSessions(ctx context.Context, before time.Time, limit int) (int, error) {
+	return s.deleteExpired(ctx, "sessions", "id", before, limit)
+}

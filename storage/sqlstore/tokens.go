@@ -2,7 +2,7 @@ package sqlstore
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"time"
 
 	"gorm.io/gorm"
@@ -103,14 +103,22 @@ func (s *Store) DeleteSubjectTokens(ctx context.Context, kind storage.TokenKind,
 // before, and returns how many it deleted. Callers loop until it returns
 // less than limit, so no single statement holds locks for long.
 func (s *Store) DeleteExpiredTokens(ctx context.Context, before time.Time, limit int) (int, error) {
+	return s.deleteExpired(ctx, "tokens", "kind, signature", before, limit)
+}
+
+// deleteExpired removes up to limit rows of table whose expires_at is before
+// t. Bounded batches keep each statement short, so a janitor on every
+// replica never holds locks long; replicas deleting the same rows at once
+// merely find them gone.
+func (s *Store) deleteExpired(ctx context.Context, table, key string, before time.Time, limit int) (int, error) {
 	if limit <= 0 {
-		return 0, errors.New("delete expired tokens: limit must be positive")
+		return 0, fmt.Errorf("delete expired %s: limit must be positive", table)
 	}
-	res := s.db(ctx).Exec(`DELETE FROM tokens WHERE (kind, signature) IN (
-		SELECT kind, signature FROM tokens WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`,
+	res := s.db(ctx).Exec(`DELETE FROM `+table+` WHERE (`+key+`) IN (
+		SELECT `+key+` FROM `+table+` WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`,
 		utc(before), limit)
 	if res.Error != nil {
-		return 0, wrap(res.Error, "delete expired tokens")
+		return 0, wrap(res.Error, "delete expired %s", table)
 	}
 	return int(res.RowsAffected), nil
 }

@@ -105,3 +105,27 @@ func testConsent(t *testing.T, s storage.Store) {
 	mustNil(t, "get the other client's consent", err)
 	equal(t, "get the other client's consent", got, other)
 }
+
+func testDeleteExpiredSessions(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	mustNil(t, "create user", s.CreateUser(ctx, newUser("user-x", "x@example.com")))
+	for i := range 3 {
+		mustNil(t, "create expired", s.CreateSession(ctx, newSession(unique("old"), "user-x", now().Add(-time.Duration(i+1)*time.Minute))))
+	}
+	live := newSession(unique("live"), "user-x", now().Add(time.Hour))
+	mustNil(t, "create live", s.CreateSession(ctx, live))
+	cutoff := now()
+	for _, want := range []int{2, 1, 0} {
+		n, err := s.DeleteExpiredSessions(ctx, cutoff, 2)
+		mustNil(t, "delete expired sessions", err)
+		if n != want {
+			t.Fatalf("delete expired sessions (limit 2): deleted %d, want %d", n, want)
+		}
+	}
+	got, err := s.GetSession(ctx, live.ID)
+	mustNil(t, "get live", err)
+	equal(t, "get live", got, live)
+	if _, err := s.DeleteExpiredSessions(ctx, cutoff, 0); err == nil {
+		t.Fatal("a limit of 0 was accepted")
+	}
+}

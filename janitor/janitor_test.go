@@ -1,0 +1,94 @@
+package janitor_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/tollgate/tollgate/janitor"
+	"github.com/tollgate/tollgate/storage"
+	"github.com/tollgate/tollgate/storage/testbackend"
+)
+
+// A sweep removes, in batches, what expired more than Grace ago, and keeps
+// the rest: live records and recently expired ones (reuse detection).
+func TestSweep(t *testing.T) {
+	for name, open := range map[string]func(testing.TB) storage.Store{
+		"sqlite": testbackend.SQLite, "postgres+redis": testbackend.PostgresRedis,
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			store := open(t)
+			now := time.Now().UTC().Truncate(time.Millisecond)
+			long := now.Add(-janitor.Grace - time.Minute)
+			recent := now.Add(-time.Minute)
+			if err := store.CreateUser(ctx, storage.User{ID: "u1", Email: "u1@example.com", CreatedAt: now, UpdatedAt: now}); err != nil {
+				t.Fatal(err)
+			}
+			token := func(sig string, exp time.Time) {
+				t.Helper()
+				err := store.CreateToken(ctx, storage.Token{Kind: storage.KindRefreshToken, Signature: sig, RequestID: "r-" + sig,
+					ClientID: "c", Subject: "u1", Active: false, ExpiresAt: exp, CreatedAt: now})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, sig := range []string{"a", "b", "c", "d", "e"} {
+				token("old-"+sig, long)
+			}
+			token("recent", recent)
+			token("live", now.Add(time.Hour))
+			for i, exp := range []time.Time{long, long, recent, now.Add(time.Hour)} {
+				err := store.CreateSession(ctx, storage.Session{ID: "s" + string(rune('0'+i)), UserID: "u1", AuthTime: now, ExpiresAt: exp, CreatedAt: now})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, jti := range []string{"j-old-1", "j-old-2"} {
+				if err := store.Revoke(ctx, jti, long); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := store.Revoke(ctx, "j-live", now.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+
+			j := &janitor.Janitor{Store: store, Batch: 2, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }}
+			res, err := j.Sweep(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res != (janitor.Result{Tokens: 5, Sessions: 2, Revocations: 2}) {
+				t.Fatalf("sweep removed %+v", res)
+			}
+			for _, sig := range []string{"recent", "live"} {
+				if _, err := store.GetToken(ctx, storage.KindRefreshToken, sig); err != nil {
+					t.Fatalf("token %s: %v", sig, err)
+				}
+			}
+			if _, err := store.GetToken(ctx, storage.KindRefreshToken, "old-a"); !errors.Is(err, storage.ErrNotFound) {
+				t.Fatalf("old token: %v", err)
+			}
+			if revoked, err := store.IsRevoked(ctx, "j-live"); err != nil || !revoked {
+				t.Fatalf("live revocation: %v %v", revoked, err)
+			}
+			if res, err := j.Sweep(ctx); err != nil || res != (janitor.Result{}) {
+				t.Fatalf("second sweep: %+v %v", res, err)
+			}
+		})
+	}
+}
+
+// A storage failure is reported, not swallowed.
+func TestSweepReportsFailures(t *testing.T) {
+	store := testbackend.SQLite(t)
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	j := &janitor.Janitor{Store: store, Logger: slog.New(slog.DiscardHandler)}
+	if _, err := j.Sweep(context.Background()); err == nil {
+		t.Fatal("a sweep of a closed store succeeded")
+	}
+}
