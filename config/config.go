@@ -35,6 +35,9 @@ type Config struct {
 	// MetricsListen, when set, serves /metrics on this address instead of
 	// the public one.
 	MetricsListen string `yaml:"metrics_listen" env:"TOLLGATE_METRICS_LISTEN"`
+	// KeyRotationInterval is how often the signing keys rotate; 0 rotates
+	// them only on demand (tollgate keys rotate).
+	KeyRotationInterval Duration `yaml:"key_rotation_interval" env:"TOLLGATE_KEY_ROTATION_INTERVAL"`
 	// JanitorInterval is how often expired codes, tokens, sessions and
 	// revocations are purged; 0 turns the janitor off.
 	JanitorInterval Duration `yaml:"janitor_interval" env:"TOLLGATE_JANITOR_INTERVAL"`
@@ -87,6 +90,7 @@ func Default() Config {
 		CodeLifetime:          Duration(time.Minute),
 		AccessTokenSigningAlg: "RS256",
 		JanitorInterval:       Duration(10 * time.Minute),
+		KeyRotationInterval:   Duration(30 * 24 * time.Hour),
 		SessionLifetime:       Duration(24 * time.Hour),
 		Argon2MemoryKiB:       19 * 1024,
 		Argon2Iterations:      2,
@@ -169,6 +173,9 @@ func (c Config) Validate() error {
 	}
 	if c.Secret != "" && len(c.Secret) < 32 {
 		bad("secret", "(hidden)", "want at least 32 characters")
+	}
+	if c.KeyRotationInterval < 0 {
+		bad("key_rotation_interval", time.Duration(c.KeyRotationInterval), "want a duration ≥ 0 (0 rotates only on demand)")
 	}
 	if c.JanitorInterval < 0 {
 		bad("janitor_interval", time.Duration(c.JanitorInterval), "want a duration ≥ 0 (0 turns the janitor off)")

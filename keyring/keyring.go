@@ -122,35 +122,35 @@ func New(store Store, systemSecret []byte, opts ...Option) (*Keyring, error) {
 // Ensure creates the first active key and its successor when the store has
 // none, and drops retired keys whose tokens have all expired.
 func (r *Keyring) Ensure(ctx context.Context) error {
-	return r.inTx(ctx, func(ctx context.Context) error {
-		keys, err := r.store.ListKeys(ctx)
-		if err != nil {
-			return fmt.Errorf("list keys: %w", err)
-		}
-		have := map[string]map[storage.KeyState]bool{}
-		for _, k := range keys {
-			if k.State == storage.KeyRetired && !k.RetiresAt.After(r.now()) {
-				if err := r.store.DeleteKey(ctx, k.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
-					return fmt.Errorf("delete expired key %s: %w", k.ID, err)
-				}
-				continue
-			}
-			if have[k.Algorithm] == nil {
-				have[k.Algorithm] = map[storage.KeyState]bool{}
-			}
-			have[k.Algorithm][k.State] = true
-		}
-		for _, alg := range r.algs {
-			for _, state := range []storage.KeyState{storage.KeyActive, storage.KeyNext} {
-				if !have[alg][state] {
-					if err := r.create(ctx, alg, state); err != nil {
-						return err
-					}
-				}
-			}
-		}
-		return nil
+	return r.locked(ctx, func(ctx context.Context, keys []storage.SigningKey) error {
+		return r.ensure(ctx, keys)
 	})
+}
+
+func (r *Keyring) ensure(ctx context.Context, keys []storage.SigningKey) error {
+	have := map[string]map[storage.KeyState]bool{}
+	for _, k := range keys {
+		if k.State == storage.KeyRetired && !k.RetiresAt.After(r.now()) {
+			if err := r.store.DeleteKey(ctx, k.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return fmt.Errorf("delete expired key %s: %w", k.ID, err)
+			}
+			continue
+		}
+		if have[k.Algorithm] == nil {
+			have[k.Algorithm] = map[storage.KeyState]bool{}
+		}
+		have[k.Algorithm][k.State] = true
+	}
+	for _, alg := range r.algs {
+		for _, state := range []storage.KeyState{storage.KeyActive, storage.KeyNext} {
+			if !have[alg][state] {
+				if err := r.create(ctx, alg, state); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // Rotate retires the active key (kept published for retain, the longest life
@@ -158,46 +158,83 @@ func (r *Keyring) Ensure(ctx context.Context) error {
 // next key. Because the promoted key was already in JWKS, verifiers know it
 // before the first token it signs reaches them.
 func (r *Keyring) Rotate(ctx context.Context, retain time.Duration) error {
-	if err := r.Ensure(ctx); err != nil {
+	return r.locked(ctx, func(ctx context.Context, keys []storage.SigningKey) error {
+		return r.rotate(ctx, keys, retain)
+	})
+}
+
+// RotateIfOlder rotates when the last rotation (the creation of the newest
+// key, the published next one) was more than maxAge ago. Replicas may all
+// call it on a schedule: the first one rotates, and the others, serialized
+// behind it, find a fresh next key and do nothing.
+func (r *Keyring) RotateIfOlder(ctx context.Context, maxAge, retain time.Duration) (rotated bool, err error) {
+	err = r.locked(ctx, func(ctx context.Context, keys []storage.SigningKey) error {
+		var newest time.Time
+		for _, k := range keys {
+			if k.CreatedAt.After(newest) {
+				newest = k.CreatedAt
+			}
+		}
+		if len(keys) > 0 && r.now().Sub(newest) <= maxAge {
+			return nil
+		}
+		rotated = true
+		return r.rotate(ctx, keys, retain)
+	})
+	return rotated, err
+}
+
+func (r *Keyring) rotate(ctx context.Context, keys []storage.SigningKey, retain time.Duration) error {
+	if err := r.ensure(ctx, keys); err != nil {
 		return err
 	}
+	keys, err := r.store.ListKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("list keys: %w", err)
+	}
+	now := r.now()
+	for _, k := range keys {
+		var to storage.KeyState
+		switch k.State {
+		case storage.KeyActive:
+			to = storage.KeyRetired
+		case storage.KeyNext:
+			to = storage.KeyActive
+		default:
+			continue
+		}
+		err := r.store.UpdateKey(ctx, k.ID, func(cur storage.SigningKey) (storage.SigningKey, error) {
+			cur.State = to
+			if to == storage.KeyRetired {
+				cur.RetiresAt = now.Add(retain)
+			}
+			return cur, nil
+		})
+		if err != nil {
+			return fmt.Errorf("rotate key %s: %w", k.ID, err)
+		}
+	}
+	for _, alg := range r.algs {
+		if err := r.create(ctx, alg, storage.KeyNext); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// locked runs fn in a transaction that holds the store's key lock, with the
+// keys as they are once the lock is held, and drops the cache afterwards:
+// two replicas never both create or rotate keys.
+func (r *Keyring) locked(ctx context.Context, fn func(context.Context, []storage.SigningKey) error) error {
 	err := r.inTx(ctx, func(ctx context.Context) error {
+		if err := r.store.LockKeys(ctx); err != nil {
+			return fmt.Errorf("lock keys: %w", err)
+		}
 		keys, err := r.store.ListKeys(ctx)
 		if err != nil {
 			return fmt.Errorf("list keys: %w", err)
 		}
-		now := r.now()
-		for _, k := range keys {
-			var to storage.KeyState
-			switch k.State {
-			case storage.KeyActive:
-				to = storage.KeyRetired
-			case storage.KeyNext:
-				to = storage.KeyActive
-			default:
-				continue
-			}
-			from := k.State
-			err := r.store.UpdateKey(ctx, k.ID, func(cur storage.SigningKey) (storage.SigningKey, error) {
-				if cur.State != from {
-					return cur, fmt.Errorf("key %s changed state concurrently", cur.ID)
-				}
-				cur.State = to
-				if to == storage.KeyRetired {
-					cur.RetiresAt = now.Add(retain)
-				}
-				return cur, nil
-			})
-			if err != nil {
-				return fmt.Errorf("rotate key %s: %w", k.ID, err)
-			}
-		}
-		for _, alg := range r.algs {
-			if err := r.create(ctx, alg, storage.KeyNext); err != nil {
-				return err
-			}
-		}
-		return nil
+		return fn(ctx, keys)
 	})
 	if err != nil {
 		return err

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"maps"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -168,5 +170,74 @@ func TestFamiliesPerAlgorithm(t *testing.T) {
 	}
 	if _, err := keyring.New(store, secret, keyring.WithAlgorithms("HS256")); err == nil {
 		t.Fatal("a symmetric algorithm was accepted")
+	}
+}
+
+// Replicas starting together on an empty database, or all running the
+// rotation schedule, end with one family of keys, rotated once.
+func TestConcurrentReplicas(t *testing.T) {
+	ctx := context.Background()
+	store := testbackend.Postgres(t)
+	replicas := make([]*keyring.Keyring, 4)
+	for i := range replicas {
+		replicas[i] = newKeyring(t, store, secret)
+	}
+	states := func() map[storage.KeyState]int {
+		keys, err := store.ListKeys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[storage.KeyState]int{}
+		for _, k := range keys {
+			m[k.State]++
+		}
+		return m
+	}
+	var wg sync.WaitGroup
+	for _, k := range replicas {
+		wg.Go(func() {
+			if err := k.Ensure(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := states(); got[storage.KeyActive] != 1 || got[storage.KeyNext] != 1 {
+		t.Fatalf("after concurrent Ensure: %v", got)
+	}
+
+	// Age the keys past the rotation interval; then the schedule fires on
+	// every replica at once: exactly one rotates.
+	keys, err := store.ListKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		err := store.UpdateKey(ctx, k.ID, func(cur storage.SigningKey) (storage.SigningKey, error) {
+			cur.CreatedAt = cur.CreatedAt.Add(-2 * time.Hour)
+			return cur, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var rotations atomic.Int32
+	for _, k := range replicas {
+		wg.Go(func() {
+			rotated, err := k.RotateIfOlder(ctx, time.Hour, time.Hour)
+			if err != nil {
+				t.Error(err)
+			}
+			if rotated {
+				rotations.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if got := states(); rotations.Load() != 1 || got[storage.KeyActive] != 1 || got[storage.KeyNext] != 1 || got[storage.KeyRetired] != 1 {
+		t.Fatalf("after a scheduled rotation on every replica: %d rotations, %v", rotations.Load(), got)
+	}
+	if rotated, err := replicas[0].RotateIfOlder(ctx, time.Hour, time.Hour); err != nil || rotated {
+		t.Fatalf("young keys were rotated: %v %v", rotated, err)
 	}
 }

@@ -172,6 +172,10 @@ type KeyStore interface {
 	ListKeys(ctx context.Context) ([]SigningKey, error)
 	UpdateKey(ctx context.Context, id string, update func(SigningKey) (SigningKey, error)) error
 	DeleteKey(ctx context.Context, id string) error
+	// LockKeys, inside a transaction, waits until no other transaction
+	// holds the lock on the signing keys and takes it until commit or
+	// rollback, so replicas change keys one at a time.
+	LockKeys(ctx context.Context) error
 }
 
 // TokenStore holds OAuth artifacts by signature.

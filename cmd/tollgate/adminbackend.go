@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tollgate/tollgate/clientreg"
+	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/keyring"
 	"github.com/tollgate/tollgate/storage"
 )
@@ -148,8 +149,7 @@ func (l localAdmin) ListKeys(ctx context.Context) ([]keyring.Info, error) {
 }
 
 func (l localAdmin) RotateKeys(ctx context.Context) ([]keyring.Info, error) {
-	retain := max(time.Duration(l.e.cfg.AccessTokenLifetime), time.Duration(l.e.cfg.IDTokenLifetime))
-	if err := l.e.keys.Rotate(ctx, retain); err != nil {
+	if err := l.e.keys.Rotate(ctx, keyRetention(l.e.cfg)); err != nil {
 		return nil, fmt.Errorf("rotate keys: %w", err)
 	}
 	return l.ListKeys(ctx)
@@ -275,4 +275,10 @@ func (r *remoteAdmin) RotateKeys(ctx context.Context) ([]keyring.Info, error) {
 	}
 	_, err := r.call(ctx, http.MethodPost, "/keys/rotate", nil, &list)
 	return list.Items, err
+}
+
+// keyRetention is how long a rotated-out key stays published: the longest
+// life of a token it signed.
+func keyRetention(cfg config.Config) time.Duration {
+	return max(time.Duration(cfg.AccessTokenLifetime), time.Duration(cfg.IDTokenLifetime))
 }

@@ -62,6 +62,7 @@ func (a *app) serve(ctx context.Context, e *env) error {
 	debug.FreeOSMemory()
 	// The janitor stops with the process; a sweep cut short resumes on the
 	// next start.
+	go e.keys.RunSchedule(ctx, time.Duration(e.cfg.KeyRotationInterval), keyRetention(e.cfg), e.log)
 	go (&janitor.Janitor{Store: e.store, Interval: time.Duration(e.cfg.JanitorInterval), Logger: e.log}).Run(ctx)
 	served := make(chan error, 2)
 	go func() { served <- httpServer.Serve(ln) }()

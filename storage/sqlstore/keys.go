@@ -54,3 +54,15 @@ func (s *Store) UpdateKey(ctx context.Context, id string, update func(storage.Si
 func (s *Store) DeleteKey(ctx context.Context, id string) error {
 	return wrap(affected(s.db(ctx).Where("id = ?", id).Delete(&keyRow{})), "delete key %q", id)
 }
+
+// LockKeys takes, for the rest of the transaction in ctx, a lock that
+// serializes key changes across processes: an advisory lock on PostgreSQL,
+// and on SQLite the database's write lock, taken by a write that changes
+// nothing.
+func (s *Store) LockKeys(ctx context.Context) error {
+	stmt := `UPDATE signing_keys SET state = state WHERE 1 = 0`
+	if s.postgres {
+		stmt = `SELECT pg_advisory_xact_lock(hashtext('tollgate.keys.' || current_schema()))`
+	}
+	return wrap(s.db(ctx).Exec(stmt).Error, "lock signing keys")
+}
