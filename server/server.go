@@ -21,6 +21,7 @@ import (
 	"github.com/tollgate/tollgate/keyring"
 	"github.com/tollgate/tollgate/server/admin"
 	"github.com/tollgate/tollgate/server/authflow"
+	"github.com/tollgate/tollgate/server/logctx"
 	"github.com/tollgate/tollgate/server/login"
 	"github.com/tollgate/tollgate/server/metrics"
 	"github.com/tollgate/tollgate/server/oauth"
@@ -48,6 +49,7 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	cfg.Logger = slog.New(logctx.Wrap(cfg.Logger.Handler()))
 	if cfg.Passwords == nil {
 		return nil, errors.New("server: no password hasher configured")
 	}
@@ -122,7 +124,7 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 		pages.Render(w, http.StatusNotFound, "error", templates.ErrorPage{Code: "not_found", Description: "There is no page at this address."})
 	})
 
-	s.handler = securityHeaders(recoverPanics(cfg.Logger, root))
+	s.handler = withRequestID(securityHeaders(recoverPanics(cfg.Logger, root)))
 	return s, nil
 }
 
@@ -154,7 +156,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {
-		s.logger.Warn("readiness check failed", "err", err)
+		s.logger.WarnContext(r.Context(), "readiness check failed", "err", err)
 		w.Header().Set("Retry-After", "2")
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("storage unavailable\n"))

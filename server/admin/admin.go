@@ -112,19 +112,19 @@ func (h *Handler) authenticate(next http.Handler) http.Handler {
 		case err == nil:
 			next.ServeHTTP(w, r)
 		case errors.Is(err, ErrInsufficientScope):
-			h.Logger.Warn("admin API: token without the admin scope", "path", r.URL.Path, "remote", r.RemoteAddr)
+			h.Logger.WarnContext(r.Context(), "admin API: token without the admin scope", "path", r.URL.Path, "remote", r.RemoteAddr)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tollgate-admin", error="insufficient_scope", scope="`+Scope+`"`)
 			writeError(w, http.StatusForbidden, "insufficient_scope", "The access token lacks the "+Scope+" scope.")
 		case errors.Is(err, ErrInvalidToken):
 			h.unauthorized(w, r, "invalid token")
 		default:
-			h.unavailable(w, err)
+			h.unavailable(w, r, err)
 		}
 	})
 }
 
 func (h *Handler) unauthorized(w http.ResponseWriter, r *http.Request, why string) {
-	h.Logger.Warn("admin API: unauthenticated request", "reason", why, "path", r.URL.Path, "remote", r.RemoteAddr)
+	h.Logger.WarnContext(r.Context(), "admin API: unauthenticated request", "reason", why, "path", r.URL.Path, "remote", r.RemoteAddr)
 	w.Header().Set("WWW-Authenticate", `Bearer realm="tollgate-admin", error="invalid_token"`)
 	writeError(w, http.StatusUnauthorized, "invalid_token", "A valid bearer token with the "+Scope+" scope is required.")
 }
@@ -160,8 +160,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func (h *Handler) unavailable(w http.ResponseWriter, err error) {
-	h.Logger.Error("admin API: storage unavailable", "err", err)
+func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	h.Logger.ErrorContext(r.Context(), "admin API: storage unavailable", "err", err)
 	w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 	writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The service is temporarily unavailable. Retry shortly.")
 }

@@ -41,7 +41,7 @@ func (h *Handler) listClients(w http.ResponseWriter, r *http.Request) {
 	}
 	all, err := h.Store.ListClients(r.Context())
 	if err != nil {
-		h.unavailable(w, err)
+		h.unavailable(w, r, err)
 		return
 	}
 	slices.SortFunc(all, func(a, b storage.Client) int { return strings.Compare(a.ID, b.ID) })
@@ -71,7 +71,7 @@ func (h *Handler) createClient(w http.ResponseWriter, r *http.Request) {
 	}
 	if secret != "" {
 		if c.SecretHash, err = h.Passwords.Hash(secret); err != nil {
-			h.unavailable(w, err)
+			h.unavailable(w, r, err)
 			return
 		}
 	}
@@ -81,10 +81,10 @@ func (h *Handler) createClient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		h.unavailable(w, err)
+		h.unavailable(w, r, err)
 		return
 	}
-	h.Logger.Info("admin: client created", "client_id", c.ID)
+	h.Logger.InfoContext(r.Context(), "admin: client created", "client_id", c.ID)
 	view := clientreg.ViewOf(c)
 	view.ClientSecret = secret
 	w.Header().Set("Location", Prefix+"/clients/"+c.ID)
@@ -119,7 +119,7 @@ func (h *Handler) loadClient(w http.ResponseWriter, r *http.Request) (storage.Cl
 		writeError(w, http.StatusNotFound, "not_found", "There is no client with this client_id.")
 		return c, false
 	case err != nil:
-		h.unavailable(w, err)
+		h.unavailable(w, r, err)
 		return c, false
 	}
 	return c, true
@@ -167,30 +167,30 @@ func (h *Handler) updateClient(w http.ResponseWriter, r *http.Request) {
 		h.registrationOK(w, rejected.err)
 		return
 	}
-	if h.changed(w, err, updated.ID, "updated") {
+	if h.changed(w, r, err, updated.ID, "updated") {
 		writeJSON(w, http.StatusOK, clientreg.ViewOf(updated))
 	}
 }
 
 // changed reports whether a change to client id was stored, writing the
 // error response when it was not.
-func (h *Handler) changed(w http.ResponseWriter, err error, id, what string) bool {
+func (h *Handler) changed(w http.ResponseWriter, r *http.Request, err error, id, what string) bool {
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", "There is no client with this client_id.")
 		return false
 	case err != nil:
-		h.unavailable(w, err)
+		h.unavailable(w, r, err)
 		return false
 	}
 	h.ClientChanged(id)
-	h.Logger.Info("admin: client "+what, "client_id", id)
+	h.Logger.InfoContext(r.Context(), "admin: client "+what, "client_id", id)
 	return true
 }
 
 func (h *Handler) deleteClient(w http.ResponseWriter, r *http.Request) {
 	id := mux.Vars(r)["id"]
-	if h.changed(w, h.Store.DeleteClient(r.Context(), id), id, "deleted") {
+	if h.changed(w, r, h.Store.DeleteClient(r.Context(), id), id, "deleted") {
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
@@ -210,7 +210,7 @@ func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request) {
 	secret := clientreg.NewSecret()
 	hash, err := h.Passwords.Hash(secret)
 	if err != nil {
-		h.unavailable(w, err)
+		h.unavailable(w, r, err)
 		return
 	}
 	var updated storage.Client
@@ -219,7 +219,7 @@ func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request) {
 		updated = cur
 		return cur, nil
 	})
-	if h.changed(w, err, current.ID, "secret rotated") {
+	if h.changed(w, r, err, current.ID, "secret rotated") {
 		view := clientreg.ViewOf(updated)
 		view.ClientSecret = secret
 		writeJSON(w, http.StatusOK, view)

@@ -13,7 +13,7 @@ type keyList struct {
 func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request) {
 	keys, err := h.Keys.Keys(r.Context())
 	if err != nil {
-		h.unavailable(w, err)
+		h.unavailable(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, keyList{Items: keyring.Infos(keys)})
@@ -23,9 +23,9 @@ func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request) {
 // JWKS for KeyRetention.
 func (h *Handler) rotateKeys(w http.ResponseWriter, r *http.Request) {
 	if err := h.Keys.Rotate(r.Context(), h.KeyRetention); err != nil {
-		h.unavailable(w, err)
+		h.unavailable(w, r, err)
 		return
 	}
-	h.Logger.Info("admin: signing keys rotated")
+	h.Logger.InfoContext(r.Context(), "admin: signing keys rotated")
 	h.listKeys(w, r)
 }

@@ -19,7 +19,7 @@ func (h *Handler) showConsent(w http.ResponseWriter, r *http.Request) {
 	}
 	token, err := h.Sessions.CSRFToken(w, r)
 	if err != nil {
-		h.unavailable(w, err)
+		h.unavailable(w, r, err)
 		return
 	}
 	h.Pages.Render(w, http.StatusOK, "consent", templates.ConsentPage{
@@ -43,7 +43,7 @@ func (h *Handler) submitConsent(w http.ResponseWriter, r *http.Request) {
 		p.Consented = true
 		if r.PostFormValue("remember") == "1" {
 			if err := h.remember(r, user.ID, p); err != nil {
-				h.unavailable(w, err)
+				h.unavailable(w, r, err)
 				return
 			}
 		}
@@ -54,10 +54,10 @@ func (h *Handler) submitConsent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := h.Pending.Update(r.Context(), handle, p); err != nil {
-		h.unavailable(w, err)
+		h.unavailable(w, r, err)
 		return
 	}
-	h.Logger.Info("consent decided", "user_id", user.ID, "client_id", p.ClientID, "allowed", p.Consented)
+	h.Logger.InfoContext(r.Context(), "consent decided", "user_id", user.ID, "client_id", p.ClientID, "allowed", p.Consented)
 	h.resume(w, r, handle)
 }
 
@@ -70,7 +70,7 @@ func (h *Handler) consentContext(w http.ResponseWriter, r *http.Request, handle 
 	}
 	sess, err := h.Sessions.Load(r)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		h.unavailable(w, err)
+		h.unavailable(w, r, err)
 		return p, storage.User{}, false
 	}
 	if err != nil || sess.ID != p.SessionID {
@@ -82,7 +82,7 @@ func (h *Handler) consentContext(w http.ResponseWriter, r *http.Request, handle 
 		if errors.Is(err, storage.ErrNotFound) {
 			h.errorPage(w, http.StatusForbidden, "login_required", "Sign in again to continue.")
 		} else {
-			h.unavailable(w, err)
+			h.unavailable(w, r, err)
 		}
 		return p, storage.User{}, false
 	}

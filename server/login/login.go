@@ -56,12 +56,12 @@ func (h *Handler) showHome(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		user, err := h.Store.GetUser(r.Context(), sess.UserID)
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			h.unavailable(w, err)
+			h.unavailable(w, r, err)
 			return
 		}
 		data.Email = user.Email
 	case !errors.Is(err, storage.ErrNotFound):
-		h.unavailable(w, err)
+		h.unavailable(w, r, err)
 		return
 	}
 	h.Pages.Render(w, http.StatusOK, "home", data)
@@ -97,11 +97,11 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
 	user, ok, err := h.authenticate(r, email, r.PostFormValue("password"))
 	if err != nil {
-		h.unavailable(w, err)
+		h.unavailable(w, r, err)
 		return
 	}
 	if !ok {
-		h.Logger.Info("sign-in failed", "client_id", p.ClientID)
+		h.Logger.InfoContext(r.Context(), "sign-in failed", "client_id", p.ClientID)
 		h.Metrics.SignIn("password", metrics.SignInFailure)
 		h.renderLogin(w, r, http.StatusUnauthorized, templates.LoginPage{
 			Request: handle, ClientName: h.clientName(r, p.ClientID), Email: email, Failed: true,
@@ -110,10 +110,10 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	sess, err := h.Sessions.Start(w, r, user.ID, []string{"pwd"})
 	if err != nil {
-		h.unavailable(w, err)
+		h.unavailable(w, r, err)
 		return
 	}
-	h.Logger.Info("signed in", "user_id", user.ID, "client_id", p.ClientID)
+	h.Logger.InfoContext(r.Context(), "signed in", "user_id", user.ID, "client_id", p.ClientID)
 	h.Metrics.SignIn("password", metrics.SignInSuccess)
 	if handle == "" {
 		h.Pages.Render(w, http.StatusOK, "signed_in", templates.SignedInPage{Email: user.Email})
@@ -121,7 +121,7 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	p.LoggedIn, p.SessionID = true, sess.ID
 	if err := h.Pending.Update(r.Context(), handle, p); err != nil {
-		h.unavailable(w, err)
+		h.unavailable(w, r, err)
 		return
 	}
 	h.resume(w, r, handle)
@@ -159,14 +159,14 @@ func (h *Handler) upgradeHash(r *http.Request, userID, password string) {
 		})
 	}
 	if err != nil {
-		h.Logger.Warn("password rehash failed", "user_id", userID, "err", err)
+		h.Logger.WarnContext(r.Context(), "password rehash failed", "user_id", userID, "err", err)
 	}
 }
 
 func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int, data templates.LoginPage) {
 	token, err := h.Sessions.CSRFToken(w, r)
 	if err != nil {
-		h.unavailable(w, err)
+		h.unavailable(w, r, err)
 		return
 	}
 	data.CSRFToken = token
@@ -181,7 +181,7 @@ func (h *Handler) pending(w http.ResponseWriter, r *http.Request, handle string)
 		return p, false
 	}
 	if err != nil {
-		h.unavailable(w, err)
+		h.unavailable(w, r, err)
 		return p, false
 	}
 	return p, true
@@ -206,8 +206,8 @@ func (h *Handler) errorPage(w http.ResponseWriter, status int, code, description
 	h.Pages.Render(w, status, "error", templates.ErrorPage{Code: code, Description: description})
 }
 
-func (h *Handler) unavailable(w http.ResponseWriter, err error) {
-	h.Logger.Error("storage unavailable", "err", err)
+func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	h.Logger.ErrorContext(r.Context(), "storage unavailable", "err", err)
 	w.Header().Set("Retry-After", "2")
 	h.errorPage(w, http.StatusServiceUnavailable, "unavailable", "The service is temporarily unavailable. Please try again in a moment.")
 }

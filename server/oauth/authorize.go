@@ -31,7 +31,7 @@ func (h *Handler) resume(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		h.unavailablePage(w, err)
+		h.unavailablePage(w, r, err)
 		return
 	}
 	orig := r.Clone(r.Context())
@@ -76,7 +76,7 @@ func (h *Handler) handleAuthorize(w http.ResponseWriter, r *http.Request, handle
 	sess, err := h.Sessions.Load(r)
 	hasSession := err == nil
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		h.unavailablePage(w, err)
+		h.unavailablePage(w, r, err)
 		return
 	}
 	// A pending request resumes only in the browser session that signed in
@@ -100,7 +100,7 @@ func (h *Handler) handleAuthorize(w http.ResponseWriter, r *http.Request, handle
 		case errors.Is(err, storage.ErrNotFound) || (err == nil && user.Disabled):
 			needLogin = true
 		case err != nil:
-			h.unavailablePage(w, err)
+			h.unavailablePage(w, r, err)
 			return
 		}
 	}
@@ -124,7 +124,7 @@ func (h *Handler) handleAuthorize(w http.ResponseWriter, r *http.Request, handle
 			case errors.Is(err, storage.ErrNotFound):
 				need = true
 			case err != nil:
-				h.unavailablePage(w, err)
+				h.unavailablePage(w, r, err)
 				return
 			default:
 				need = !covers(c.Scopes, scopes)
@@ -177,7 +177,7 @@ func (h *Handler) sendTo(w http.ResponseWriter, r *http.Request, page, handle st
 		err = h.Pending.Update(r.Context(), handle, p)
 	}
 	if err != nil {
-		h.unavailablePage(w, err)
+		h.unavailablePage(w, r, err)
 		return
 	}
 	http.Redirect(w, r, h.Issuer+page+"?request="+url.QueryEscape(handle), http.StatusSeeOther)
@@ -190,7 +190,7 @@ func (h *Handler) finishPending(r *http.Request, handle string) {
 	if err := h.Pending.Delete(r.Context(), handle); err != nil {
 		// It expires on its own; a leftover cannot be resumed into a second
 		// code without the user's session.
-		h.Logger.Warn("could not delete pending request", "err", err)
+		h.Logger.WarnContext(r.Context(), "could not delete pending request", "err", err)
 	}
 }
 
@@ -199,7 +199,7 @@ func (h *Handler) finishPending(r *http.Request, handle string) {
 // §4.1.2.1: never redirect to an unverified URI).
 func (h *Handler) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
 	if unavailable(err) {
-		h.unavailablePage(w, err)
+		h.unavailablePage(w, r, err)
 		return
 	}
 	rfc := fosite.ErrorToRFC6749Error(err)

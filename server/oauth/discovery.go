@@ -47,7 +47,7 @@ func (h *Handler) discovery(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) jwks(w http.ResponseWriter, r *http.Request) {
 	set, err := h.Keys.JWKS(r.Context())
 	if err != nil {
-		h.writeUnavailableJSON(w, err)
+		h.writeUnavailableJSON(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "public, max-age=300")

@@ -64,8 +64,8 @@ func unavailable(err error) bool {
 // RetryAfterSeconds is the retry hint sent with every 503.
 const RetryAfterSeconds = 2
 
-func (h *Handler) writeUnavailableJSON(w http.ResponseWriter, err error) {
-	h.Logger.Error("storage unavailable", "err", err)
+func (h *Handler) writeUnavailableJSON(w http.ResponseWriter, r *http.Request, err error) {
+	h.Logger.ErrorContext(r.Context(), "storage unavailable", "err", err)
 	w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
 	writeJSON(w, http.StatusServiceUnavailable, map[string]string{
 		"error":             "temporarily_unavailable",
@@ -81,8 +81,8 @@ func (h *Handler) errorPage(w http.ResponseWriter, status int, code, description
 	h.Pages.Render(w, status, "error", templates.ErrorPage{Code: code, Description: description})
 }
 
-func (h *Handler) unavailablePage(w http.ResponseWriter, err error) {
-	h.Logger.Error("storage unavailable", "err", err)
+func (h *Handler) unavailablePage(w http.ResponseWriter, r *http.Request, err error) {
+	h.Logger.ErrorContext(r.Context(), "storage unavailable", "err", err)
 	h.errorPage(w, http.StatusServiceUnavailable, "unavailable", "The service is temporarily unavailable. Please try again in a moment.")
 }
 

@@ -35,7 +35,7 @@ func (h *Handler) endSession(w http.ResponseWriter, r *http.Request) {
 	sess, err := h.Sessions.Load(r)
 	hasSession := err == nil
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		h.unavailablePage(w, err)
+		h.unavailablePage(w, r, err)
 		return
 	}
 	if r.Method == http.MethodPost {
@@ -50,7 +50,7 @@ func (h *Handler) endSession(w http.ResponseWriter, r *http.Request) {
 	} else if hasSession && (lr.hintSubject == "" || lr.hintSubject != sess.UserID) {
 		token, err := h.Sessions.CSRFToken(w, r)
 		if err != nil {
-			h.unavailablePage(w, err)
+			h.unavailablePage(w, r, err)
 			return
 		}
 		h.Pages.Render(w, http.StatusOK, "logout", templates.LogoutPage{
@@ -61,7 +61,7 @@ func (h *Handler) endSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := h.Sessions.End(w, r); err != nil {
-		h.unavailablePage(w, err)
+		h.unavailablePage(w, r, err)
 		return
 	}
 	h.finishLogout(w, r, lr)

@@ -39,7 +39,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) accessError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
 	switch {
 	case unavailable(err):
-		h.writeUnavailableJSON(w, err)
+		h.writeUnavailableJSON(w, r, err)
 		return
 	case errors.Is(err, fosite.ErrInvalidatedAuthorizeCode):
 		// Lost a race with a concurrent redemption of the same code.
@@ -58,7 +58,7 @@ func (h *Handler) accessError(w http.ResponseWriter, r *http.Request, ar fosite.
 func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 	err := h.Provider.NewRevocationRequest(r.Context(), r)
 	if unavailable(err) {
-		h.writeUnavailableJSON(w, err)
+		h.writeUnavailableJSON(w, r, err)
 		return
 	}
 	h.Provider.WriteRevocationResponse(r.Context(), w, err)
@@ -69,7 +69,7 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
 	ir, err := h.Provider.NewIntrospectionRequest(r.Context(), r, NewSession())
 	if unavailable(err) {
-		h.writeUnavailableJSON(w, err)
+		h.writeUnavailableJSON(w, r, err)
 		return
 	}
 	if err != nil {

@@ -22,7 +22,7 @@ func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	_, ar, err := h.Provider.IntrospectToken(ctx, token, fosite.AccessToken, NewSession())
 	if unavailable(err) {
-		h.writeUnavailableJSON(w, err)
+		h.writeUnavailableJSON(w, r, err)
 		return
 	}
 	if err != nil {
@@ -40,7 +40,7 @@ func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		h.writeUnavailableJSON(w, err)
+		h.writeUnavailableJSON(w, r, err)
 		return
 	}
 	claims := profileClaims(user, ar.GetGrantedScopes())
