@@ -69,8 +69,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	if s.postgres {
+		// As many idle connections as open ones: under load, a smaller idle
+		// pool closes connections only to open new ones a moment later, and
+		// each PostgreSQL connection costs a backend process.
 		db.SetMaxOpenConns(25)
-		db.SetMaxIdleConns(10)
+		db.SetMaxIdleConns(25)
 		db.SetConnMaxLifetime(30 * time.Minute)
 		db.SetConnMaxIdleTime(5 * time.Minute)
 	} else {
