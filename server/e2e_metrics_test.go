@@ -2,9 +2,11 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -91,6 +93,55 @@ func TestMetrics(t *testing.T) {
 		// Route templates, never raw paths with their unbounded values.
 		if strings.Contains(text, tok.AccessToken[:20]) || strings.Contains(text, "request=") {
 			t.Error("a token or query reached a metric label")
+		}
+	})
+}
+
+// TestDashboardUsesRealMetrics: every metric the Grafana dashboard in docs/
+// queries is one the server exports.
+func TestDashboardUsesRealMetrics(t *testing.T) {
+	raw, err := os.ReadFile("../docs/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatal(err)
+	}
+	metricName := regexp.MustCompile(`\b((?:tollgate|go|process)_[a-z_]+)\b`)
+	backends(t, func(t *testing.T, e *env) {
+		// Some traffic, so that every labelled series exists.
+		cfg := e.oauthConfig(confidentialID, confidentialKey)
+		tok := e.signIn(cfg)
+		if _, err := cfg.TokenSource(context.Background(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Get(e.issuer + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		exported := string(body)
+		for _, p := range dash.Panels {
+			for _, target := range p.Targets {
+				for _, m := range metricName.FindAllStringSubmatch(target.Expr, -1) {
+					name := strings.TrimSuffix(strings.TrimSuffix(m[1], "_bucket"), "_total")
+					if e.backend == "sqlite" && strings.HasPrefix(name, "tollgate_redis") {
+						continue // no Redis on the embedded default
+					}
+					if !strings.Contains(exported, "\n"+m[1]) && !strings.Contains(exported, "\n"+name) {
+						t.Errorf("panel %q queries %s, which /metrics does not export", p.Title, m[1])
+					}
+				}
+			}
 		}
 	})
 }
