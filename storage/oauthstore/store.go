@@ -28,7 +28,8 @@ func (e *UnavailableError) Unwrap() error { return e.Err }
 // Store implements the fosite storage interfaces Tollgate composes.
 type Store struct {
 	store   storage.Store
-	clients *clientCache
+	clients *cache[storage.Client]
+	tokens  *cache[storage.Token] // access tokens, by signature
 }
 
 var (
@@ -41,7 +42,9 @@ var (
 )
 
 // New returns the adapter over store.
-func New(store storage.Store) *Store { return &Store{store: store, clients: newClientCache()} }
+func New(store storage.Store) *Store {
+	return &Store{store: store, clients: newCache[storage.Client](), tokens: newCache[storage.Token]()}
+}
 
 // mapErr turns storage errors into the errors fosite expects.
 func mapErr(op string, err error) error {
@@ -74,7 +77,7 @@ func (s *Store) GetClient(ctx context.Context, id string) (fosite.Client, error)
 	if err != nil {
 		return nil, mapErr("get client", err)
 	}
-	s.clients.put(c)
+	s.clients.put(c.ID, c, ClientCacheTTL)
 	return Client{c}, nil
 }
 
@@ -174,13 +177,27 @@ func (s *Store) CreateAccessTokenSession(ctx context.Context, signature string, 
 }
 
 // GetAccessTokenSession returns the request of a live access token. A token
-// whose ID is on the revocation list reads as not found.
+// whose ID is on the revocation list reads as not found. The record is
+// cached for a minute (introspection and userinfo read it on every call);
+// the revocation list is not.
 func (s *Store) GetAccessTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
-	r, t, err := s.get(ctx, storage.KindAccessToken, signature, session)
-	if err != nil {
-		if errors.Is(err, storage.ErrInactive) {
-			return nil, fosite.ErrNotFound
+	t, ok := s.tokens.get(signature)
+	if !ok {
+		var err error
+		if t, err = s.store.GetToken(ctx, storage.KindAccessToken, signature); err != nil {
+			return nil, mapErr("get access token", err)
 		}
+		// Only tokens with an ID can be checked against the revocation
+		// list, so only those may be served from the cache.
+		if t.Active && t.JTI != "" {
+			s.tokens.put(signature, t, min(tokenCacheTTL, time.Until(t.ExpiresAt)))
+		}
+	}
+	if !t.Active {
+		return nil, fosite.ErrNotFound
+	}
+	r, err := s.decodeToken(ctx, t, session)
+	if err != nil {
 		return nil, err
 	}
 	if t.JTI != "" {
@@ -197,6 +214,7 @@ func (s *Store) GetAccessTokenSession(ctx context.Context, signature string, ses
 
 // DeleteAccessTokenSession revokes and deletes one access token.
 func (s *Store) DeleteAccessTokenSession(ctx context.Context, signature string) error {
+	s.tokens.forget(signature)
 	t, err := s.store.GetToken(ctx, storage.KindAccessToken, signature)
 	if err != nil {
 		return mapErr("get access token", err)
