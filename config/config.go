@@ -35,6 +35,12 @@ type Config struct {
 	// MetricsListen, when set, serves /metrics on this address instead of
 	// the public one.
 	MetricsListen string `yaml:"metrics_listen" env:"TOLLGATE_METRICS_LISTEN"`
+	// ShutdownDelay is how long serve keeps answering after SIGTERM with
+	// /readyz already 503, so load balancers stop sending traffic first.
+	ShutdownDelay Duration `yaml:"shutdown_delay" env:"TOLLGATE_SHUTDOWN_DELAY"`
+	// ShutdownTimeout bounds how long requests in flight may take to finish
+	// once serve stops accepting new ones.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout" env:"TOLLGATE_SHUTDOWN_TIMEOUT"`
 	// KeyRotationInterval is how often the signing keys rotate; 0 rotates
 	// them only on demand (tollgate keys rotate).
 	KeyRotationInterval Duration `yaml:"key_rotation_interval" env:"TOLLGATE_KEY_ROTATION_INTERVAL"`
@@ -91,6 +97,7 @@ func Default() Config {
 		AccessTokenSigningAlg: "RS256",
 		JanitorInterval:       Duration(10 * time.Minute),
 		KeyRotationInterval:   Duration(30 * 24 * time.Hour),
+		ShutdownTimeout:       Duration(15 * time.Second),
 		SessionLifetime:       Duration(24 * time.Hour),
 		Argon2MemoryKiB:       19 * 1024,
 		Argon2Iterations:      2,
@@ -173,6 +180,12 @@ func (c Config) Validate() error {
 	}
 	if c.Secret != "" && len(c.Secret) < 32 {
 		bad("secret", "(hidden)", "want at least 32 characters")
+	}
+	if c.ShutdownDelay < 0 {
+		bad("shutdown_delay", time.Duration(c.ShutdownDelay), "want a duration ≥ 0")
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("shutdown_timeout", time.Duration(c.ShutdownTimeout), "want a positive duration")
 	}
 	if c.KeyRotationInterval < 0 {
 		bad("key_rotation_interval", time.Duration(c.KeyRotationInterval), "want a duration ≥ 0 (0 rotates only on demand)")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -294,21 +295,12 @@ func startServe(t *testing.T, environ ...string) string {
 	issuer := "http://" + freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	var stderr bytes.Buffer
 	go func() {
-		done <- run(ctx, []string{"serve", "--issuer", issuer}, strings.NewReader(""), &bytes.Buffer{}, &stderr, environ)
+		done <- run(ctx, []string{"serve", "--issuer", issuer}, strings.NewReader(""), &bytes.Buffer{}, io.Discard, environ)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if resp, err := http.Get(issuer + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return issuer
-			}
-		}
-	}
-	t.Fatalf("serve did not become ready: %s", stderr.String())
-	return ""
+	waitReady(t, issuer)
+	return issuer
 }
 
 // With --endpoint, clients and keys go through a running server's admin

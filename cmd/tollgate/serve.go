@@ -17,9 +17,6 @@ import (
 	"github.com/tollgate/tollgate/storage/backend"
 )
 
-// shutdownGrace bounds how long in-flight requests may take after SIGTERM.
-const shutdownGrace = 15 * time.Second
-
 func (a *app) serveCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "serve",
@@ -86,11 +83,13 @@ func (a *app) serve(ctx context.Context, e *env) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	// Stop taking new work where a load balancer can see it, then let the
-	// requests in flight finish.
+	// Stop taking new work where a load balancer can see it, keep serving
+	// while it notices, then let the requests in flight finish.
 	srv.Drain()
+	e.log.Info("draining", "delay", time.Duration(e.cfg.ShutdownDelay))
+	time.Sleep(time.Duration(e.cfg.ShutdownDelay))
 	e.log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), time.Duration(e.cfg.ShutdownTimeout))
 	defer cancel()
 	if err := httpServer.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
