@@ -47,6 +47,9 @@ type Config struct {
 	// JanitorInterval is how often expired codes, tokens, sessions and
 	// revocations are purged; 0 turns the janitor off.
 	JanitorInterval Duration `yaml:"janitor_interval" env:"TOLLGATE_JANITOR_INTERVAL"`
+	// OTLPEndpoint, when set, sends traces there over OTLP/HTTP (as do
+	// OpenTelemetry's standard OTEL_EXPORTER_OTLP_* variables).
+	OTLPEndpoint string `yaml:"otlp_endpoint" env:"TOLLGATE_OTLP_ENDPOINT"`
 	// AdminToken is a bootstrap bearer token for the admin API, for use
 	// before any client has the tollgate:admin scope. Optional.
 	AdminToken string `yaml:"admin_token" env:"TOLLGATE_ADMIN_TOKEN"`
@@ -172,6 +175,11 @@ func (c Config) Validate() error {
 	case strings.HasPrefix(c.DatabaseURL, "sqlite:") && len(c.DatabaseURL) > len("sqlite:"):
 	default:
 		bad("database_url", redact(c.DatabaseURL), "want postgres://… or sqlite:PATH")
+	}
+	if c.OTLPEndpoint != "" {
+		if u, err := url.Parse(c.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("otlp_endpoint", redact(c.OTLPEndpoint), "want an http(s) URL such as http://collector:4318")
+		}
 	}
 	if c.RedisURL != "" {
 		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {

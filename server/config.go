@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/passwords"
 )
@@ -23,6 +25,8 @@ type Config struct {
 	Secret    []byte
 	Passwords *passwords.Hasher
 	Logger    *slog.Logger
+	// Tracer receives a span per request; nil traces nothing.
+	Tracer trace.TracerProvider
 	// AccessTokenAlgorithm signs access tokens: RS256 (default) or ES256.
 	AccessTokenAlgorithm string
 	// AdminToken, when set, is a bootstrap bearer token for the admin API.

@@ -75,7 +75,7 @@ func backendsWith(t *testing.T, accessAlg string, fn func(t *testing.T, e *env))
 var fastArgon = passwords.Params{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1}
 
 // newEnvWith is newEnv with access tokens signed with accessAlg.
-func newEnvWith(t *testing.T, backend string, store storage.Store, accessAlg string) *env {
+func newEnvWith(t *testing.T, backend string, store storage.Store, accessAlg string, opts ...func(*server.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	secret := []byte("test-system-secret-0123456789-abcdefghijkl")
@@ -93,7 +93,7 @@ func newEnvWith(t *testing.T, backend string, store storage.Store, accessAlg str
 	ts := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + ts.Listener.Addr().String()
 	logs := &strings.Builder{}
-	srv, err := server.New(server.Config{
+	cfg := server.Config{
 		Issuer:               issuer,
 		AccessTokenLifetime:  time.Hour,
 		IDTokenLifetime:      time.Hour,
@@ -105,7 +105,11 @@ func newEnvWith(t *testing.T, backend string, store storage.Store, accessAlg str
 		AccessTokenAlgorithm: accessAlg,
 		Passwords:            hasher,
 		Logger:               slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil)),
-	}, store, keys)
+	}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	srv, err := server.New(cfg, store, keys)
 	if err != nil {
 		t.Fatal(err)
 	}

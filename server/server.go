@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/tollgate/tollgate/docs"
 
@@ -124,7 +127,15 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 		pages.Render(w, http.StatusNotFound, "error", templates.ErrorPage{Code: "not_found", Description: "There is no page at this address."})
 	})
 
-	s.handler = withRequestID(securityHeaders(recoverPanics(cfg.Logger, root)))
+	tracer := cfg.Tracer
+	if tracer == nil {
+		tracer = noop.NewTracerProvider()
+	}
+	// The span wraps everything, so the request ID and the logs of a
+	// request carry its trace ID; the metrics middleware names the span
+	// after the matched route.
+	s.handler = otelhttp.NewHandler(withRequestID(securityHeaders(recoverPanics(cfg.Logger, root))), "http",
+		otelhttp.WithTracerProvider(tracer), otelhttp.WithPropagators(propagation.TraceContext{}))
 	return s, nil
 }
 

@@ -37,7 +37,18 @@ func (a *app) serve(ctx context.Context, e *env) error {
 	if err := e.keys.Ensure(ctx); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
-	srv, err := server.New(server.FromConfig(e.cfg, e.secret, e.hasher, e.log), e.store, e.keys)
+	tracer, stopTracing, err := a.tracerProvider(ctx, e.cfg.OTLPEndpoint)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := stopTracing(context.Background()); err != nil {
+			e.log.Warn("flush traces", "err", err)
+		}
+	}()
+	scfg := server.FromConfig(e.cfg, e.secret, e.hasher, e.log)
+	scfg.Tracer = tracer
+	srv, err := server.New(scfg, e.store, e.keys)
 	if err != nil {
 		return err
 	}

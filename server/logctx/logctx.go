@@ -1,10 +1,13 @@
-// Package logctx carries a request's identity from the HTTP layer into
-// every log line written while serving it.
+// Package logctx carries a request's identity (its request ID and, when
+// tracing is on, its trace ID) from the HTTP layer into every log line
+// written while serving it.
 package logctx
 
 import (
 	"context"
 	"log/slog"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 type requestIDKey struct{}
@@ -36,6 +39,9 @@ func Wrap(h slog.Handler) slog.Handler {
 func (h Handler) Handle(ctx context.Context, r slog.Record) error {
 	if id := RequestID(ctx); id != "" {
 		r.AddAttrs(slog.String("request_id", id))
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()))
 	}
 	return h.Handler.Handle(ctx, r)
 }

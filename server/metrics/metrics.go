@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 )
 
 const namespace = "tollgate"
@@ -93,6 +94,7 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 				route = tpl
 			}
 		}
+		trace.SpanFromContext(r.Context()).SetName(r.Method + " " + route)
 		stats := httpsnoop.CaptureMetrics(next, w, r)
 		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(stats.Code)).Inc()
 		m.duration.WithLabelValues(route, r.Method).Observe(stats.Duration.Seconds())
