@@ -166,7 +166,7 @@ func (e *env) Close() error { return e.store.Close() }
 // open loads the configuration and opens storage, migrating the embedded
 // default (a newcomer never has to). A shared database is migrated only by
 // `tollgate migrate up`, so a new binary cannot change it by surprise.
-func (a *app) open(cmd *cobra.Command) (*env, error) {
+func (a *app) open(cmd *cobra.Command, with ...backend.Option) (*env, error) {
 	cfg, err := a.loadConfig(cmd)
 	if err != nil {
 		return nil, err
@@ -188,7 +188,7 @@ func (a *app) open(cmd *cobra.Command) (*env, error) {
 			return nil, err
 		}
 	}
-	store, err := backend.Open(ctx, cfg.DatabaseURL, cfg.RedisURL)
+	store, err := backend.Open(ctx, cfg.DatabaseURL, cfg.RedisURL, with...)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tollgate/tollgate/janitor"
 	"github.com/tollgate/tollgate/server"
@@ -23,29 +24,30 @@ func (a *app) serveCommand() *cobra.Command {
 		Short: "Run the OpenID Provider",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			e, err := a.open(cmd)
+			cfg, err := a.loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			tracer, stopTracing, err := a.tracerProvider(cmd.Context(), cfg.OTLPEndpoint)
+			if err != nil {
+				return err
+			}
+			// Flushed last, after the storage it traces is closed.
+			defer func() { _ = stopTracing(context.Background()) }()
+			e, err := a.open(cmd, backend.Tracing(tracer))
 			if err != nil {
 				return err
 			}
 			defer e.Close()
-			return a.serve(cmd.Context(), e)
+			return a.serve(cmd.Context(), e, tracer)
 		},
 	}
 }
 
-func (a *app) serve(ctx context.Context, e *env) error {
+func (a *app) serve(ctx context.Context, e *env, tracer trace.TracerProvider) error {
 	if err := e.keys.Ensure(ctx); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
-	tracer, stopTracing, err := a.tracerProvider(ctx, e.cfg.OTLPEndpoint)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := stopTracing(context.Background()); err != nil {
-			e.log.Warn("flush traces", "err", err)
-		}
-	}()
 	scfg := server.FromConfig(e.cfg, e.secret, e.hasher, e.log)
 	scfg.Tracer = tracer
 	srv, err := server.New(scfg, e.store, e.keys)

@@ -9,16 +9,15 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // tracerProvider exports spans over OTLP/HTTP when an endpoint is
 // configured (otlp_endpoint, or OpenTelemetry's own OTEL_EXPORTER_OTLP_*
-// variables), and traces nothing otherwise. The returned function flushes
-// and stops the exporter.
+// variables); otherwise it returns nil, and nothing is traced. The returned
+// function flushes and stops the exporter.
 func (a *app) tracerProvider(ctx context.Context, endpoint string) (trace.TracerProvider, func(context.Context) error, error) {
 	if endpoint == "" && envValue(a.environ, "OTEL_EXPORTER_OTLP_ENDPOINT") == "" && envValue(a.environ, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "" {
-		return noop.NewTracerProvider(), func(context.Context) error { return nil }, nil
+		return nil, func(context.Context) error { return nil }, nil
 	}
 	var opts []otlptracehttp.Option
 	if endpoint != "" {

@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tollgate/tollgate/storage"
 	"github.com/tollgate/tollgate/storage/redisstore"
@@ -28,10 +30,20 @@ const pingTimeout = 10 * time.Second
 // Open opens the SQL database at databaseURL and, when redisURL is set, Redis
 // in front of it for revocation. It does not migrate; it fails with a clear
 // error when the schema is behind (see sqlstore.CheckSchema).
-func Open(ctx context.Context, databaseURL, redisURL string) (storage.Store, error) {
+func Open(ctx context.Context, databaseURL, redisURL string, with ...Option) (storage.Store, error) {
+	var o options
+	for _, opt := range with {
+		opt(&o)
+	}
 	sql, err := openSQL(ctx, databaseURL)
 	if err != nil {
 		return nil, err
+	}
+	if o.tracer != nil {
+		if err := sql.Trace(o.tracer); err != nil {
+			sql.Close()
+			return nil, err
+		}
 	}
 	if err := sql.CheckSchema(ctx); err != nil {
 		sql.Close()
@@ -46,6 +58,14 @@ func Open(ctx context.Context, databaseURL, redisURL string) (storage.Store, err
 		return nil, fmt.Errorf("redis_url %s: %w", RedactURL(redisURL), scrub(err, redisURL))
 	}
 	client := redis.NewClient(opts)
+	if o.tracer != nil {
+		// Commands without their arguments: those are token IDs.
+		if err := redisotel.InstrumentTracing(client, redisotel.WithTracerProvider(o.tracer), redisotel.WithDBStatement(false)); err != nil {
+			client.Close()
+			sql.Close()
+			return nil, fmt.Errorf("trace redis: %w", err)
+		}
+	}
 	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
 	if err := client.Ping(pctx).Err(); err != nil {
@@ -54,6 +74,18 @@ func Open(ctx context.Context, databaseURL, redisURL string) (storage.Store, err
 		return nil, fmt.Errorf("redis_url %s: Redis does not answer: %w", RedactURL(redisURL), scrub(err, redisURL))
 	}
 	return redisstore.New(client, sql, RedisPrefix), nil
+}
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	tracer trace.TracerProvider
+}
+
+// Tracing records a span for every database query and Redis command.
+func Tracing(tp trace.TracerProvider) Option {
+	return func(o *options) { o.tracer = tp }
 }
 
 // Migrate applies pending migrations to the SQL database at databaseURL.
