@@ -54,9 +54,18 @@ func (a *app) serve(ctx context.Context, e *env, tracer trace.TracerProvider) er
 	if err != nil {
 		return err
 	}
+	// Both addresses are bound before anything is served, so a taken
+	// metrics address fails the start instead of half of it.
 	ln, err := net.Listen("tcp", e.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	var mln net.Listener
+	if addr := e.cfg.MetricsListen; addr != "" {
+		if mln, err = net.Listen("tcp", addr); err != nil {
+			ln.Close()
+			return fmt.Errorf("listen for metrics: %w", err)
+		}
 	}
 	httpServer := &http.Server{
 		Handler:           srv,
@@ -77,12 +86,7 @@ func (a *app) serve(ctx context.Context, e *env, tracer trace.TracerProvider) er
 	served := make(chan error, 2)
 	go func() { served <- httpServer.Serve(ln) }()
 	var metricsServer *http.Server
-	if addr := e.cfg.MetricsListen; addr != "" {
-		mln, err := net.Listen("tcp", addr)
-		if err != nil {
-			httpServer.Close()
-			return fmt.Errorf("listen for metrics: %w", err)
-		}
+	if mln != nil {
 		metricsServer = &http.Server{Handler: operatorMux(srv.MetricsHandler()), ReadHeaderTimeout: 10 * time.Second}
 		e.log.Info("serving metrics", "addr", mln.Addr().String())
 		go func() { served <- metricsServer.Serve(mln) }()
