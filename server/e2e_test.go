@@ -210,7 +210,7 @@ func TestCodeReuseRevokesTokens(t *testing.T) {
 	})
 }
 
-// TestConcurrentRedemption: of 20 parallel redemptions of one code, and of 20
+// TestConcurrentRedemption: of 50 parallel redemptions of one code, and of 50
 // parallel uses of one refresh token, exactly one succeeds. The losers count
 // as reuse, so the winner's tokens may be revoked afterwards; that is the
 // point of reuse detection and is checked in the reuse tests.
@@ -222,14 +222,14 @@ func TestConcurrentRedemption(t *testing.T) {
 		a := newAuthRequest(cfg)
 		q := e.fullLogin(b, a)
 		form := url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "redirect_uri": {callbackURL}, "code_verifier": {a.verifier}}
-		if n := parallel(20, func() (bool, map[string]any) {
+		if n := parallel(50, func() (bool, map[string]any) {
 			status, body, _ := e.tokenRequest(confidentialID, confidentialKey, cloneValues(form))
 			if status >= 500 {
 				t.Errorf("concurrent code redemption got %d %v", status, body)
 			}
 			return status == http.StatusOK, body
 		}); n != 1 {
-			t.Fatalf("%d of 20 concurrent code redemptions succeeded, want 1", n)
+			t.Fatalf("%d of 50 concurrent code redemptions succeeded, want 1", n)
 		}
 
 		// A second sign-in (single sign-on, consent remembered) for a refresh
@@ -242,14 +242,14 @@ func TestConcurrentRedemption(t *testing.T) {
 			t.Fatal(err)
 		}
 		rf := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}
-		if n := parallel(20, func() (bool, map[string]any) {
+		if n := parallel(50, func() (bool, map[string]any) {
 			status, body, _ := e.tokenRequest(confidentialID, confidentialKey, cloneValues(rf))
 			if status >= 500 {
 				t.Errorf("concurrent refresh got %d %v", status, body)
 			}
 			return status == http.StatusOK, body
 		}); n != 1 {
-			t.Fatalf("%d of 20 concurrent refreshes succeeded, want 1", n)
+			t.Fatalf("%d of 50 concurrent refreshes succeeded, want 1", n)
 		}
 	})
 }
