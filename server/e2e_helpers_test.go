@@ -416,6 +416,17 @@ func (e *env) tokenRequest(clientID, secret string, form url.Values) (int, map[s
 // introspect asks whether token is active, as the confidential client.
 func (e *env) introspect(token string) map[string]any {
 	e.t.Helper()
+	status, body := e.introspectStatus(token)
+	if status != http.StatusOK {
+		e.t.Fatalf("introspection: status %d: %v", status, body)
+	}
+	return body
+}
+
+// introspectStatus introspects token as the confidential client and
+// returns the status and the decoded body.
+func (e *env) introspectStatus(token string) (int, map[string]any) {
+	e.t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, e.issuer+"/introspect", strings.NewReader(url.Values{"token": {token}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(confidentialID, confidentialKey)
@@ -428,10 +439,7 @@ func (e *env) introspect(token string) map[string]any {
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 		e.t.Fatalf("introspection: status %d: %v", resp.StatusCode, err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		e.t.Fatalf("introspection: status %d: %v", resp.StatusCode, body)
-	}
-	return body
+	return resp.StatusCode, body
 }
 
 func s256(verifier string) string {
