@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/tollgate/tollgate/passwords"
 )
 
 // Config is the file format of Tollgate's configuration. Every key can also be
@@ -65,6 +67,14 @@ type Config struct {
 	AccessTokenSigningAlg string   `yaml:"access_token_signing_alg" env:"TOLLGATE_ACCESS_TOKEN_SIGNING_ALG"`
 	SessionLifetime       Duration `yaml:"session_lifetime" env:"TOLLGATE_SESSION_LIFETIME"`
 
+	// Password policy for new passwords (NIST SP 800-63B defaults).
+	PasswordMinLength     int  `yaml:"password_min_length" env:"TOLLGATE_PASSWORD_MIN_LENGTH"`
+	PasswordMinStrength   int  `yaml:"password_min_strength" env:"TOLLGATE_PASSWORD_MIN_STRENGTH"`
+	PasswordRequireUpper  bool `yaml:"password_require_upper" env:"TOLLGATE_PASSWORD_REQUIRE_UPPER"`
+	PasswordRequireLower  bool `yaml:"password_require_lower" env:"TOLLGATE_PASSWORD_REQUIRE_LOWER"`
+	PasswordRequireDigit  bool `yaml:"password_require_digit" env:"TOLLGATE_PASSWORD_REQUIRE_DIGIT"`
+	PasswordRequireSymbol bool `yaml:"password_require_symbol" env:"TOLLGATE_PASSWORD_REQUIRE_SYMBOL"`
+
 	// Argon2 parameters for password hashes (RFC 9106; OWASP minimum m=19 MiB, t=2, p=1).
 	Argon2MemoryKiB   uint32 `yaml:"argon2_memory_kib" env:"TOLLGATE_ARGON2_MEMORY_KIB"`
 	Argon2Iterations  uint32 `yaml:"argon2_iterations" env:"TOLLGATE_ARGON2_ITERATIONS"`
@@ -102,6 +112,8 @@ func Default() Config {
 		KeyRotationInterval:   Duration(30 * 24 * time.Hour),
 		ShutdownTimeout:       Duration(15 * time.Second),
 		SessionLifetime:       Duration(24 * time.Hour),
+		PasswordMinLength:     8,
+		PasswordMinStrength:   3,
 		Argon2MemoryKiB:       19 * 1024,
 		Argon2Iterations:      2,
 		Argon2Parallelism:     1,
@@ -226,6 +238,12 @@ func (c Config) Validate() error {
 			bad(d.key, time.Duration(d.v), "want a positive duration")
 		}
 	}
+	if c.PasswordMinLength < 8 || c.PasswordMinLength > 128 {
+		bad("password_min_length", c.PasswordMinLength, "want 8 to 128 (NIST SP 800-63B: at least 8)")
+	}
+	if c.PasswordMinStrength < 0 || c.PasswordMinStrength > 4 {
+		bad("password_min_strength", c.PasswordMinStrength, "want a zxcvbn score from 0 to 4")
+	}
 	if c.Argon2MemoryKiB < 19*1024 {
 		bad("argon2_memory_kib", c.Argon2MemoryKiB, "want at least 19456 (19 MiB)")
 	}
@@ -255,4 +273,13 @@ func (c Config) SigningAlgorithms() []string {
 		return []string{"RS256"}
 	}
 	return []string{"RS256", c.AccessTokenSigningAlg}
+}
+
+// PasswordPolicy is the policy new passwords must pass.
+func (c Config) PasswordPolicy() passwords.Policy {
+	return passwords.Policy{
+		MinLength: c.PasswordMinLength, MaxLength: 128, MinStrength: c.PasswordMinStrength,
+		RequireUpper: c.PasswordRequireUpper, RequireLower: c.PasswordRequireLower,
+		RequireDigit: c.PasswordRequireDigit, RequireSymbol: c.PasswordRequireSymbol,
+	}
 }

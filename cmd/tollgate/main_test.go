@@ -121,7 +121,7 @@ func TestUserLifecycle(t *testing.T) {
 		if u.ID == "" || u.Email != "grace@example.com" || !u.EmailVerified || !u.HasPassword || u.Disabled {
 			t.Fatalf("created: %+v", u)
 		}
-		c.fails(exitFailure, "already exists", "another long password\n", "users", "create", "--email", "grace@example.com", "--password-stdin")
+		c.fails(exitFailure, "already exists", "violet kettle under nine moons\n", "users", "create", "--email", "grace@example.com", "--password-stdin")
 		var got userJSON
 		c.ok(&got, "", "users", "get", "GRACE@example.com")
 		if got.ID != u.ID {
@@ -178,6 +178,10 @@ func TestUsageErrorsWriteNothing(t *testing.T) {
 	c.fails(exitUsage, "not an email", "", "users", "create", "--email", "nope")
 	c.fails(exitUsage, "at least 8", "short\n", "users", "create", "--email", "a@example.com", "--password-stdin")
 	c.fails(exitUsage, "at most 128", strings.Repeat("x", 129)+"\n", "users", "create", "--email", "a@example.com", "--password-stdin")
+	c.fails(exitUsage, "too easy to guess", "Password123!\n", "users", "create", "--email", "a@example.com", "--password-stdin")
+	c.fails(exitUsage, "too easy to guess", "grace.hopper.1906\n", "users", "create", "--email", "grace.hopper@example.com", "--name", "Grace Hopper", "--password-stdin")
+	strict := cli{t, []string{"TOLLGATE_DATA_DIR=" + dir, "TOLLGATE_PASSWORD_REQUIRE_DIGIT=true"}}
+	strict.fails(exitUsage, "Include a digit", "correct horse battery staple\n", "users", "create", "--email", "a@example.com", "--password-stdin")
 	c.fails(exitUsage, `unknown command "nope"`, "", "nope")
 	c.fails(exitUsage, "accepts 1 arg", "", "clients", "get")
 	c.fails(exitUsage, "issuer=", "", "--issuer", "ftp://x", "clients", "list")

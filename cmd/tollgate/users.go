@@ -10,19 +10,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
 	"github.com/tollgate/tollgate/storage"
-)
-
-// Password length bounds (NIST SP 800-63B §3.1.1.2): at least 8, and long
-// passphrases allowed without truncation.
-const (
-	minPasswordLength = 8
-	maxPasswordLength = 128
 )
 
 // userJSON is a user as the CLI prints it; never the password hash.
@@ -62,6 +54,13 @@ func (a *app) usersCommand() *cobra.Command {
 			if passwordStdin {
 				if password, err = readPassword(a.stdin); err != nil {
 					return err
+				}
+				cfg, err := a.loadConfig(cmd)
+				if err != nil {
+					return err
+				}
+				if err := cfg.PasswordPolicy().Check(password, addr, name); err != nil {
+					return usagef("password: %v", err)
 				}
 			}
 			return a.withEnv(func(ctx context.Context, e *env, _ []string) error {
@@ -221,12 +220,5 @@ func readPassword(r io.Reader) (string, error) {
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", fmt.Errorf("read password: %w", err)
 	}
-	password := strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
-	switch n := utf8.RuneCountInString(password); {
-	case n < minPasswordLength:
-		return "", usagef("password: at least %d characters are required", minPasswordLength)
-	case n > maxPasswordLength:
-		return "", usagef("password: at most %d characters are allowed", maxPasswordLength)
-	}
-	return password, nil
+	return strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r"), nil
 }
