@@ -67,6 +67,15 @@ type Config struct {
 	AccessTokenSigningAlg string   `yaml:"access_token_signing_alg" env:"TOLLGATE_ACCESS_TOKEN_SIGNING_ALG"`
 	SessionLifetime       Duration `yaml:"session_lifetime" env:"TOLLGATE_SESSION_LIFETIME"`
 
+	// SMTP delivery of email. Without smtp_host, the embedded default
+	// writes messages to files under data_dir/mail.
+	SMTPHost     string `yaml:"smtp_host" env:"TOLLGATE_SMTP_HOST"`
+	SMTPPort     int    `yaml:"smtp_port" env:"TOLLGATE_SMTP_PORT"`
+	SMTPUsername string `yaml:"smtp_username" env:"TOLLGATE_SMTP_USERNAME"`
+	SMTPPassword string `yaml:"smtp_password" env:"TOLLGATE_SMTP_PASSWORD"`
+	SMTPFrom     string `yaml:"smtp_from" env:"TOLLGATE_SMTP_FROM"`
+	SMTPTLS      string `yaml:"smtp_tls" env:"TOLLGATE_SMTP_TLS"`
+
 	// Password policy for new passwords (NIST SP 800-63B defaults).
 	PasswordMinLength     int  `yaml:"password_min_length" env:"TOLLGATE_PASSWORD_MIN_LENGTH"`
 	PasswordMinStrength   int  `yaml:"password_min_strength" env:"TOLLGATE_PASSWORD_MIN_STRENGTH"`
@@ -237,6 +246,14 @@ func (c Config) Validate() error {
 		if d.v <= 0 {
 			bad(d.key, time.Duration(d.v), "want a positive duration")
 		}
+	}
+	switch c.SMTPTLS {
+	case "", "starttls", "tls", "none":
+	default:
+		bad("smtp_tls", c.SMTPTLS, "want starttls, tls or none")
+	}
+	if c.SMTPPort < 0 || c.SMTPPort > 65535 {
+		bad("smtp_port", c.SMTPPort, "want a port number")
 	}
 	if c.PasswordMinLength < 8 || c.PasswordMinLength > 128 {
 		bad("password_min_length", c.PasswordMinLength, "want 8 to 128 (NIST SP 800-63B: at least 8)")

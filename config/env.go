@@ -26,7 +26,7 @@ func applyEnv(cfg *Config, environ []string) error {
 		}
 		if err := setField(v.Field(i), raw); err != nil {
 			shown := raw
-			if name == "TOLLGATE_SECRET" || name == "TOLLGATE_ADMIN_TOKEN" {
+			if name == "TOLLGATE_SECRET" || name == "TOLLGATE_ADMIN_TOKEN" || name == "TOLLGATE_SMTP_PASSWORD" {
 				shown = "(hidden)"
 			}
 			return fmt.Errorf("%s=%q: %w", name, shown, err)

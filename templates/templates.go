@@ -15,7 +15,7 @@ import (
 	"github.com/tollgate/tollgate/static"
 )
 
-//go:embed pages/*.html layout.html
+//go:embed pages/*.html layout.html mail/*.txt mail/*.html
 var files embed.FS
 
 // Page carries what every page needs.
