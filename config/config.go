@@ -67,6 +67,11 @@ type Config struct {
 	AccessTokenSigningAlg string   `yaml:"access_token_signing_alg" env:"TOLLGATE_ACCESS_TOKEN_SIGNING_ALG"`
 	SessionLifetime       Duration `yaml:"session_lifetime" env:"TOLLGATE_SESSION_LIFETIME"`
 
+	// SignupEnabled offers the sign-up page; RequireVerifiedEmail refuses
+	// sign-in until the address is confirmed.
+	SignupEnabled        bool `yaml:"signup_enabled" env:"TOLLGATE_SIGNUP_ENABLED"`
+	RequireVerifiedEmail bool `yaml:"require_verified_email" env:"TOLLGATE_REQUIRE_VERIFIED_EMAIL"`
+
 	// SMTP delivery of email. Without smtp_host, the embedded default
 	// writes messages to files under data_dir/mail.
 	SMTPHost     string `yaml:"smtp_host" env:"TOLLGATE_SMTP_HOST"`
@@ -121,6 +126,8 @@ func Default() Config {
 		KeyRotationInterval:   Duration(30 * 24 * time.Hour),
 		ShutdownTimeout:       Duration(15 * time.Second),
 		SessionLifetime:       Duration(24 * time.Hour),
+		SignupEnabled:         true,
+		RequireVerifiedEmail:  true,
 		PasswordMinLength:     8,
 		PasswordMinStrength:   3,
 		Argon2MemoryKiB:       19 * 1024,

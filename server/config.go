@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/mailer"
 	"github.com/tollgate/tollgate/passwords"
 )
 
@@ -25,6 +26,14 @@ type Config struct {
 	Secret    []byte
 	Passwords *passwords.Hasher
 	Logger    *slog.Logger
+	// Mailer delivers account email; without one, sign-up is off.
+	Mailer mailer.Sender
+	// SignupEnabled offers the sign-up page (and prompt=create).
+	SignupEnabled bool
+	// RequireVerifiedEmail refuses sign-in until the address is confirmed.
+	RequireVerifiedEmail bool
+	// PasswordPolicy judges new passwords.
+	PasswordPolicy passwords.Policy
 	// Tracer receives a span per request; nil traces nothing.
 	Tracer trace.TracerProvider
 	// AccessTokenAlgorithm signs access tokens: RS256 (default) or ES256.
@@ -50,6 +59,9 @@ func FromConfig(c config.Config, secret []byte, hasher *passwords.Hasher, logger
 		Logger:               logger,
 		SeparateMetrics:      c.MetricsListen != "",
 		AdminToken:           c.AdminToken,
+		SignupEnabled:        c.SignupEnabled,
+		RequireVerifiedEmail: c.RequireVerifiedEmail,
+		PasswordPolicy:       c.PasswordPolicy(),
 		AccessTokenAlgorithm: c.AccessTokenSigningAlg,
 	}
 }

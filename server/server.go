@@ -64,6 +64,12 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 	if err != nil {
 		return nil, fmt.Errorf("server: templates: %w", err)
 	}
+	mails, err := templates.NewMail()
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	// Sign-up needs a way to confirm the address.
+	signup := cfg.SignupEnabled && cfg.Mailer != nil
 	sessions, err := session.New(store, cfg.Secret, issuer.Scheme == "https", cfg.SessionLifetime)
 	if err != nil {
 		return nil, err
@@ -93,11 +99,16 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 	protocol := &oauth.Handler{
 		Issuer: cfg.Issuer, Provider: provider, Signer: signer, Keys: keys, Store: store,
 		Sessions: sessions, Pending: pending, Pages: pages, Logger: cfg.Logger, Metrics: s.metrics,
+		SignupEnabled: signup,
 	}
 	protocol.Mount(r)
 	(&login.Handler{
 		Issuer: cfg.Issuer, Store: store, Sessions: sessions, Pending: pending,
 		Passwords: cfg.Passwords, Pages: pages, Logger: cfg.Logger, Metrics: s.metrics,
+		Accounts: login.Accounts{
+			Mailer: cfg.Mailer, Mail: mails, Policy: cfg.PasswordPolicy,
+			Enabled: signup, RequireVerified: cfg.RequireVerifiedEmail,
+		},
 	}).Mount(r)
 	(&admin.Handler{
 		Store: store, Keys: keys, Passwords: cfg.Passwords, Logger: cfg.Logger,

@@ -28,10 +28,37 @@ type Page struct {
 // request's handle, empty when the user came to sign in directly.
 type LoginPage struct {
 	Page
+	Request       string
+	ClientName    string
+	Email         string
+	Failed        bool
+	NotVerified   bool // right password, but the email is not confirmed yet
+	SignupEnabled bool
+}
+
+// SignupPage is the account creation form; Error and Field say what to fix.
+type SignupPage struct {
+	Page
 	Request    string
 	ClientName string
 	Email      string
-	Failed     bool
+	Name       string
+	Error      string
+	Field      string
+}
+
+// CheckEmailPage follows a sign-up: the same page whether or not the
+// address already had an account.
+type CheckEmailPage struct {
+	Page
+	Email string
+}
+
+// EmailVerifiedPage confirms an address; Request continues a pending sign-in.
+type EmailVerifiedPage struct {
+	Page
+	Email   string
+	Request string
 }
 
 // ConsentPage asks the user to grant a client the scopes it requested.

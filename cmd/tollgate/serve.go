@@ -50,6 +50,11 @@ func (a *app) serve(ctx context.Context, e *env, tracer trace.TracerProvider) er
 	}
 	scfg := server.FromConfig(e.cfg, e.secret, e.hasher, e.log)
 	scfg.Tracer = tracer
+	mail, err := a.mailer(e)
+	if err != nil {
+		return err
+	}
+	scfg.Mailer = mail
 	srv, err := server.New(scfg, e.store, e.keys)
 	if err != nil {
 		return err

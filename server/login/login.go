@@ -25,6 +25,7 @@ type Store interface {
 	storage.ClientStore
 	storage.UserStore
 	storage.ConsentStore
+	storage.TokenStore
 }
 
 // Handler serves /login and /consent.
@@ -37,12 +38,16 @@ type Handler struct {
 	Pages     *templates.Renderer
 	Logger    *slog.Logger
 	Metrics   *metrics.Metrics
+	Accounts  Accounts
 }
 
 // Mount registers the pages on r.
 func (h *Handler) Mount(r *mux.Router) {
 	r.HandleFunc("/login", h.showLogin).Methods(http.MethodGet)
 	r.HandleFunc("/login", h.submitLogin).Methods(http.MethodPost)
+	r.HandleFunc("/signup", h.showSignup).Methods(http.MethodGet)
+	r.HandleFunc("/signup", h.submitSignup).Methods(http.MethodPost)
+	r.HandleFunc("/verify-email", h.verifyEmail).Methods(http.MethodGet)
 	r.HandleFunc("/consent", h.showConsent).Methods(http.MethodGet)
 	r.HandleFunc("/consent", h.submitConsent).Methods(http.MethodPost)
 	r.HandleFunc("/", h.showHome).Methods(http.MethodGet, http.MethodHead)
@@ -108,6 +113,13 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
+	if h.Accounts.RequireVerified && !user.EmailVerified {
+		h.Logger.InfoContext(r.Context(), "sign-in refused: email not verified", "user_id", user.ID)
+		h.renderLogin(w, r, http.StatusForbidden, templates.LoginPage{
+			Request: handle, ClientName: h.clientName(r, p.ClientID), Email: email, NotVerified: true,
+		})
+		return
+	}
 	sess, err := h.Sessions.Start(w, r, user.ID, []string{"pwd"})
 	if err != nil {
 		h.unavailable(w, r, err)
@@ -170,6 +182,7 @@ func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int
 		return
 	}
 	data.CSRFToken = token
+	data.SignupEnabled = h.Accounts.Enabled
 	h.Pages.Render(w, status, "login", data)
 }
 

@@ -104,6 +104,17 @@ func (h *Handler) handleAuthorize(w http.ResponseWriter, r *http.Request, handle
 			return
 		}
 	}
+	// prompt=create (OpenID Connect "Initiating User Registration") starts
+	// at the sign-up page, once: after sign-up the user signs in and the
+	// request resumes as usual.
+	if slices.Contains(prompt, "create") && (pending == nil || !pending.LoggedIn) {
+		if !h.SignupEnabled {
+			h.authorizeError(w, r, ar, fosite.ErrInvalidRequest.WithHint("Account creation is not available here."))
+			return
+		}
+		h.sendTo(w, r, "/signup", handle, pending, ar, requestedAt, "")
+		return
+	}
 	if needLogin {
 		if promptNone {
 			h.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The user is not signed in."))

@@ -30,7 +30,7 @@ func (h *Handler) discovery(w http.ResponseWriter, r *http.Request) {
 			"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr",
 			"name", "picture", "updated_at", "email", "email_verified",
 		},
-		"prompt_values_supported":                        []string{"none", "login", "consent"},
+		"prompt_values_supported":                        h.promptValues(),
 		"authorization_response_iss_parameter_supported": true,
 		"claims_parameter_supported":                     false,
 		"request_parameter_supported":                    false,
@@ -52,4 +52,11 @@ func (h *Handler) jwks(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	writeJSON(w, http.StatusOK, set)
+}
+
+func (h *Handler) promptValues() []string {
+	if h.SignupEnabled {
+		return []string{"none", "login", "consent", "create"}
+	}
+	return []string{"none", "login", "consent"}
 }

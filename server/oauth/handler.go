@@ -39,6 +39,8 @@ type Handler struct {
 	Pages    *templates.Renderer
 	Logger   *slog.Logger
 	Metrics  *metrics.Metrics
+	// SignupEnabled lets prompt=create send users to the sign-up page.
+	SignupEnabled bool
 }
 
 // Mount registers the endpoints on r.

@@ -60,6 +60,8 @@ func NewProvider(cfg ProviderConfig, store *oauthstore.Store, keys *keyring.Keyr
 		ClientSecretsHasher:            newSecretHasher(cfg.Passwords),
 		SendDebugMessagesToClients:     false,
 		MinParameterEntropy:            fosite.MinParameterEntropy,
+		// select_account is not offered; create starts at sign-up.
+		AllowedPromptValues: []string{"none", "login", "consent", "create"},
 		// RFC 9068 §2.2.3: scope is one space-separated string.
 		JWTScopeClaimKey: jwt.JWTScopeFieldString,
 	}
