@@ -34,6 +34,7 @@ type LoginPage struct {
 	Failed        bool
 	NotVerified   bool // right password, but the email is not confirmed yet
 	SignupEnabled bool
+	ResetEnabled  bool
 }
 
 // SignupPage is the account creation form; Error and Field say what to fix.
@@ -47,11 +48,32 @@ type SignupPage struct {
 	Field      string
 }
 
-// CheckEmailPage follows a sign-up: the same page whether or not the
-// address already had an account.
+// CheckEmailPage follows a sign-up or a reset request: the same page
+// whether or not the address has an account.
 type CheckEmailPage struct {
 	Page
 	Email string
+	Reset bool // a password reset link, rather than a confirmation
+}
+
+// ForgotPasswordPage asks for the address to send a reset link to.
+type ForgotPasswordPage struct {
+	Page
+	Request string
+	Email   string
+}
+
+// ResetPasswordPage asks for the new password.
+type ResetPasswordPage struct {
+	Page
+	Token string
+	Error string
+}
+
+// PasswordChangedPage confirms a reset.
+type PasswordChangedPage struct {
+	Page
+	Request string
 }
 
 // EmailVerifiedPage confirms an address; Request continues a pending sign-in.

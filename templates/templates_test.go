@@ -33,16 +33,19 @@ func TestPagesRender(t *testing.T) {
 	}
 	page := templates.Page{CSRFToken: "csrf-value"}
 	for name, data := range map[string]any{
-		"login":          templates.LoginPage{Page: page, Request: "h", ClientName: "App", Failed: true},
-		"consent":        templates.ConsentPage{Page: page, Request: "h", ClientName: "App", UserEmail: "a@example.com", Scopes: []string{"openid", "email", "api:read"}},
-		"logout":         templates.LogoutPage{Page: page, ClientName: "App"},
-		"logged_out":     templates.LoggedOutPage{Page: page},
-		"signed_in":      templates.SignedInPage{Page: page, Email: "a@example.com"},
-		"home":           templates.HomePage{Page: page},
-		"signup":         templates.SignupPage{Page: page, Request: "h", ClientName: "App", Error: "Use at least 8 characters.", Field: "password"},
-		"check_email":    templates.CheckEmailPage{Page: page, Email: "a@example.com"},
-		"email_verified": templates.EmailVerifiedPage{Page: page, Email: "a@example.com", Request: "h"},
-		"error":          templates.ErrorPage{Page: page, Code: "invalid_request", Description: "Bad <thing>"},
+		"login":            templates.LoginPage{Page: page, Request: "h", ClientName: "App", Failed: true},
+		"consent":          templates.ConsentPage{Page: page, Request: "h", ClientName: "App", UserEmail: "a@example.com", Scopes: []string{"openid", "email", "api:read"}},
+		"logout":           templates.LogoutPage{Page: page, ClientName: "App"},
+		"logged_out":       templates.LoggedOutPage{Page: page},
+		"signed_in":        templates.SignedInPage{Page: page, Email: "a@example.com"},
+		"home":             templates.HomePage{Page: page},
+		"signup":           templates.SignupPage{Page: page, Request: "h", ClientName: "App", Error: "Use at least 8 characters.", Field: "password"},
+		"check_email":      templates.CheckEmailPage{Page: page, Email: "a@example.com"},
+		"email_verified":   templates.EmailVerifiedPage{Page: page, Email: "a@example.com", Request: "h"},
+		"forgot_password":  templates.ForgotPasswordPage{Page: page, Request: "h"},
+		"reset_password":   templates.ResetPasswordPage{Page: page, Token: "t", Error: "Use at least 8 characters."},
+		"password_changed": templates.PasswordChangedPage{Page: page, Request: "h"},
+		"error":            templates.ErrorPage{Page: page, Code: "invalid_request", Description: "Bad <thing>"},
 	} {
 		body := render(t, r, name, data)
 		for _, form := range postForm.FindAllString(body, -1) {

@@ -116,11 +116,8 @@ func (a *app) usersCommand() *cobra.Command {
 					return fmt.Errorf("disable user: %w", err)
 				}
 				// A disabled user keeps nothing that still works.
-				if err := e.store.DeleteUserSessions(ctx, u.ID); err != nil {
-					return fmt.Errorf("end sessions of %s: %w", u.Email, err)
-				}
-				if err := revokeSubjectTokens(ctx, e, u.ID); err != nil {
-					return err
+				if err := storage.SignOutEverywhere(ctx, e.store, u.ID); err != nil {
+					return fmt.Errorf("sign %s out: %w", u.Email, err)
 				}
 				return a.printJSON(toUserJSON(u))
 			}),
@@ -132,8 +129,8 @@ func (a *app) usersCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if err := revokeSubjectTokens(ctx, e, u.ID); err != nil {
-					return err
+				if err := storage.SignOutEverywhere(ctx, e.store, u.ID); err != nil {
+					return fmt.Errorf("sign %s out: %w", u.Email, err)
 				}
 				if err := e.store.DeleteUser(ctx, u.ID); err != nil {
 					return fmt.Errorf("delete user: %w", err)
@@ -181,26 +178,6 @@ func findUser(ctx context.Context, e *env, ref string) (storage.User, error) {
 		return u, fmt.Errorf("get user %q: %w", ref, err)
 	}
 	return u, nil
-}
-
-// revokeSubjectTokens ends every grant of the user: refresh tokens and codes
-// are deleted, live access tokens go on the revocation list.
-func revokeSubjectTokens(ctx context.Context, e *env, userID string) error {
-	now := time.Now()
-	for _, kind := range []storage.TokenKind{storage.KindRefreshToken, storage.KindAuthorizeCode, storage.KindAccessToken} {
-		tokens, err := e.store.DeleteSubjectTokens(ctx, kind, userID)
-		if err != nil {
-			return fmt.Errorf("revoke %s: %w", kind, err)
-		}
-		for _, t := range tokens {
-			if t.JTI != "" && t.ExpiresAt.After(now) {
-				if err := e.store.Revoke(ctx, t.JTI, t.ExpiresAt); err != nil {
-					return fmt.Errorf("revoke access token: %w", err)
-				}
-			}
-		}
-	}
-	return nil
 }
 
 func normalizeEmail(raw string) (string, error) {

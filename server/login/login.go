@@ -26,6 +26,7 @@ type Store interface {
 	storage.UserStore
 	storage.ConsentStore
 	storage.TokenStore
+	storage.AccountRevoker
 }
 
 // Handler serves /login and /consent.
@@ -48,6 +49,10 @@ func (h *Handler) Mount(r *mux.Router) {
 	r.HandleFunc("/signup", h.showSignup).Methods(http.MethodGet)
 	r.HandleFunc("/signup", h.submitSignup).Methods(http.MethodPost)
 	r.HandleFunc("/verify-email", h.verifyEmail).Methods(http.MethodGet)
+	r.HandleFunc("/forgot-password", h.showForgotPassword).Methods(http.MethodGet)
+	r.HandleFunc("/forgot-password", h.submitForgotPassword).Methods(http.MethodPost)
+	r.HandleFunc("/reset-password", h.showResetPassword).Methods(http.MethodGet)
+	r.HandleFunc("/reset-password", h.submitResetPassword).Methods(http.MethodPost)
 	r.HandleFunc("/consent", h.showConsent).Methods(http.MethodGet)
 	r.HandleFunc("/consent", h.submitConsent).Methods(http.MethodPost)
 	r.HandleFunc("/", h.showHome).Methods(http.MethodGet, http.MethodHead)
@@ -183,6 +188,7 @@ func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int
 	}
 	data.CSRFToken = token
 	data.SignupEnabled = h.Accounts.Enabled
+	data.ResetEnabled = h.Accounts.Mailer != nil
 	h.Pages.Render(w, status, "login", data)
 }
 

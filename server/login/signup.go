@@ -127,22 +127,27 @@ func (h *Handler) submitSignup(w http.ResponseWriter, r *http.Request) {
 	h.Pages.Render(w, http.StatusOK, "check_email", templates.CheckEmailPage{Email: address})
 }
 
-// mailVerification stores a single-use verification link, by its hash, and
-// mails it.
+// mailVerification mails a single-use verification link.
 func (h *Handler) mailVerification(ctx context.Context, user storage.User, request string) error {
+	return h.mailLink(ctx, user, request, KindEmailVerification, verificationLifetime, "verify_email", "/verify-email")
+}
+
+// mailLink stores a single-use link of kind, by its hash only, and mails it
+// to the user with the named template.
+func (h *Handler) mailLink(ctx context.Context, user storage.User, request string, kind storage.TokenKind, lifetime time.Duration, message, path string) error {
 	raw := make([]byte, 32)
 	_, _ = rand.Read(raw)
 	token := base64.RawURLEncoding.EncodeToString(raw)
 	now := time.Now().UTC()
 	err := h.Store.CreateToken(ctx, storage.Token{
-		Kind: KindEmailVerification, Signature: hashToken(token), RequestID: request,
-		Subject: user.ID, Active: true, ExpiresAt: now.Add(verificationLifetime), CreatedAt: now,
+		Kind: kind, Signature: hashToken(token), RequestID: request,
+		Subject: user.ID, Active: true, ExpiresAt: now.Add(lifetime), CreatedAt: now,
 	})
 	if err != nil {
 		return err
 	}
-	return h.sendMail(ctx, "verify_email", templates.MailData{
-		Name: user.Name, Email: user.Email, Link: h.Issuer + "/verify-email?token=" + url.QueryEscape(token),
+	return h.sendMail(ctx, message, templates.MailData{
+		Name: user.Name, Email: user.Email, Link: h.Issuer + path + "?token=" + url.QueryEscape(token),
 	})
 }
 
