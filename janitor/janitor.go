@@ -18,6 +18,7 @@ type Store interface {
 	DeleteExpiredTokens(ctx context.Context, before time.Time, limit int) (int, error)
 	DeleteExpiredSessions(ctx context.Context, before time.Time, limit int) (int, error)
 	DeleteExpiredRevocations(ctx context.Context, before time.Time, limit int) (int, error)
+	DeleteExpiredAttempts(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // Grace is how long a record outlives its expiry: a replayed code or
@@ -39,7 +40,7 @@ type Janitor struct {
 
 // Result counts what one sweep removed.
 type Result struct {
-	Tokens, Sessions, Revocations int
+	Tokens, Sessions, Revocations, Attempts int
 }
 
 // Sweep removes every record that expired more than Grace ago, batch after
@@ -64,6 +65,7 @@ func (j *Janitor) Sweep(ctx context.Context) (Result, error) {
 		{"tokens", j.Store.DeleteExpiredTokens, &res.Tokens},
 		{"sessions", j.Store.DeleteExpiredSessions, &res.Sessions},
 		{"revocations", j.Store.DeleteExpiredRevocations, &res.Revocations},
+		{"failed attempt counts", j.Store.DeleteExpiredAttempts, &res.Attempts},
 	} {
 		for {
 			n, err := kind.del(ctx, before, batch)
@@ -99,7 +101,7 @@ func (j *Janitor) Run(ctx context.Context) {
 			j.Logger.Warn("janitor: sweep failed", "err", err)
 		}
 		if res != (Result{}) {
-			j.Logger.Info("janitor: purged expired records", "tokens", res.Tokens, "sessions", res.Sessions, "revocations", res.Revocations)
+			j.Logger.Info("janitor: purged expired records", "tokens", res.Tokens, "sessions", res.Sessions, "revocations", res.Revocations, "attempt_counts", res.Attempts)
 		}
 	}
 }

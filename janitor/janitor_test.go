@@ -92,3 +92,23 @@ func TestSweepReportsFailures(t *testing.T) {
 		t.Fatal("a sweep of a closed store succeeded")
 	}
 }
+
+// Forgotten failed-attempt counts are purged; live ones stay.
+func TestSweepAttempts(t *testing.T) {
+	ctx := context.Background()
+	store := testbackend.SQLite(t)
+	for key, forget := range map[string]time.Duration{"acct:old": time.Millisecond, "acct:live": 3 * time.Hour} {
+		if _, err := store.RecordFailure(ctx, key, forget); err != nil {
+			t.Fatal(err)
+		}
+	}
+	later := time.Now().Add(2 * time.Hour)
+	j := &janitor.Janitor{Store: store, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return later }}
+	res, err := j.Sweep(ctx)
+	if err != nil || res.Attempts != 1 {
+		t.Fatalf("sweep: %+v %v", res, err)
+	}
+	if a, err := store.Attempts(ctx, "acct:live"); err != nil || a.Failures != 1 {
+		t.Fatalf("live count: %+v %v", a, err)
+	}
+}

@@ -217,6 +217,28 @@ type RevocationList interface {
 	DeleteExpiredRevocations(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
+// Attempts are the recent failures counted under one key (an account, an
+// address).
+type Attempts struct {
+	Failures    int
+	LastFailure time.Time
+}
+
+// Throttle counts failed attempts (passwords, codes) so that guessing can be
+// slowed down. A key's count is forgotten once no failure has been recorded
+// for the forget period given with the last one.
+type Throttle interface {
+	// RecordFailure adds one failure under key, atomically, and returns the
+	// count including it.
+	RecordFailure(ctx context.Context, key string, forget time.Duration) (Attempts, error)
+	// Attempts returns the count under key (zero when forgotten).
+	Attempts(ctx context.Context, key string) (Attempts, error)
+	// ResetAttempts forgets key's failures, after a success.
+	ResetAttempts(ctx context.Context, key string) error
+	// DeleteExpiredAttempts removes up to limit forgotten counts.
+	DeleteExpiredAttempts(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
 // Transactor runs a group of calls atomically. Calls made with the returned
 // context join the transaction.
 type Transactor interface {
@@ -234,6 +256,7 @@ type Store interface {
 	KeyStore
 	TokenStore
 	RevocationList
+	Throttle
 	Transactor
 	// Ping reports whether the backend answers.
 	Ping(ctx context.Context) error

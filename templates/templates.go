@@ -33,6 +33,7 @@ type LoginPage struct {
 	Email         string
 	Failed        bool
 	NotVerified   bool // right password, but the email is not confirmed yet
+	Throttled     bool // too many failures: wait before trying again
 	SignupEnabled bool
 	ResetEnabled  bool
 }

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -27,6 +29,7 @@ type Store interface {
 	storage.ConsentStore
 	storage.TokenStore
 	storage.AccountRevoker
+	storage.Throttle
 }
 
 // Handler serves /login and /consent.
@@ -105,12 +108,31 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
+	wait, err := h.lockedFor(r.Context(), r, email)
+	if err != nil {
+		h.unavailable(w, r, err)
+		return
+	}
+	if wait > 0 {
+		// The password is not even checked while the wait lasts.
+		h.Logger.InfoContext(r.Context(), "sign-in throttled", "client_id", p.ClientID, "wait", wait.Round(time.Second))
+		h.Metrics.SignIn("password", "throttled")
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		h.renderLogin(w, r, http.StatusTooManyRequests, templates.LoginPage{
+			Request: handle, ClientName: h.clientName(r, p.ClientID), Email: email, Throttled: true,
+		})
+		return
+	}
 	user, ok, err := h.authenticate(r, email, r.PostFormValue("password"))
 	if err != nil {
 		h.unavailable(w, r, err)
 		return
 	}
 	if !ok {
+		if err := h.recordFailure(r.Context(), r, email); err != nil {
+			h.unavailable(w, r, err)
+			return
+		}
 		h.Logger.InfoContext(r.Context(), "sign-in failed", "client_id", p.ClientID)
 		h.Metrics.SignIn("password", metrics.SignInFailure)
 		h.renderLogin(w, r, http.StatusUnauthorized, templates.LoginPage{
@@ -123,6 +145,10 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 		h.renderLogin(w, r, http.StatusForbidden, templates.LoginPage{
 			Request: handle, ClientName: h.clientName(r, p.ClientID), Email: email, NotVerified: true,
 		})
+		return
+	}
+	if err := h.Store.ResetAttempts(r.Context(), accountKey(email)); err != nil {
+		h.unavailable(w, r, err)
 		return
 	}
 	sess, err := h.Sessions.Start(w, r, user.ID, []string{"pwd"})

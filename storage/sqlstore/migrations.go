@@ -178,6 +178,28 @@ var migrations = []migration{
 			`CREATE INDEX revocations_expires_at ON revocations (expires_at)`,
 		},
 	},
+	{
+		version: 2,
+		name:    "failed attempt counters",
+		postgres: []string{
+			`CREATE TABLE throttles (
+				key TEXT PRIMARY KEY,
+				failures INTEGER NOT NULL,
+				last_failure TIMESTAMPTZ NOT NULL,
+				expires_at TIMESTAMPTZ NOT NULL
+			)`,
+			`CREATE INDEX throttles_expires_at ON throttles (expires_at)`,
+		},
+		sqlite: []string{
+			`CREATE TABLE throttles (
+				key TEXT PRIMARY KEY,
+				failures INTEGER NOT NULL,
+				last_failure DATETIME NOT NULL,
+				expires_at DATETIME NOT NULL
+			)`,
+			`CREATE INDEX throttles_expires_at ON throttles (expires_at)`,
+		},
+	},
 }
 
 // SchemaVersion is the schema version this binary needs.

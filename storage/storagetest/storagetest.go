@@ -43,6 +43,8 @@ var subtests = []subtest{
 	{"RevocationExpired", testRevocationExpired},
 	{"ListRevocations", testListRevocations},
 	{"DeleteExpiredRevocations", testDeleteExpiredRevocations},
+	{"Throttle", testThrottle},
+	{"ThrottleForgets", testThrottleForgets},
 	{"TxCommit", testTxCommit},
 	{"TxRollback", testTxRollback},
 	{"TxUpdate", testTxUpdate},
