@@ -22,6 +22,7 @@ import (
 	"github.com/tollgate/tollgate/docs"
 
 	"github.com/tollgate/tollgate/keyring"
+	"github.com/tollgate/tollgate/passwords"
 	"github.com/tollgate/tollgate/server/admin"
 	"github.com/tollgate/tollgate/server/authflow"
 	"github.com/tollgate/tollgate/server/logctx"
@@ -55,6 +56,9 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 	cfg.Logger = slog.New(logctx.Wrap(cfg.Logger.Handler()))
 	if cfg.Passwords == nil {
 		return nil, errors.New("server: no password hasher configured")
+	}
+	if cfg.PasswordPolicy == (passwords.Policy{}) {
+		cfg.PasswordPolicy = passwords.DefaultPolicy()
 	}
 	issuer, err := url.Parse(cfg.Issuer)
 	if err != nil {
@@ -111,7 +115,7 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 		},
 	}).Mount(r)
 	(&admin.Handler{
-		Store: store, Keys: keys, Passwords: cfg.Passwords, Logger: cfg.Logger,
+		Store: store, Keys: keys, Passwords: cfg.Passwords, Policy: cfg.PasswordPolicy, Logger: cfg.Logger,
 		Bearer: func(ctx context.Context, token, scope string) error {
 			err := protocol.CheckBearer(ctx, token, scope)
 			switch {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tollgate/tollgate/clientreg"
 	"github.com/tollgate/tollgate/keyring"
+	"github.com/tollgate/tollgate/server/admin"
 	"github.com/tollgate/tollgate/storage/testbackend"
 )
 
@@ -116,13 +117,13 @@ func TestClientLifecycle(t *testing.T) {
 
 func TestUserLifecycle(t *testing.T) {
 	deployments(t, func(t *testing.T, c cli) {
-		var u userJSON
+		var u admin.UserView
 		c.ok(&u, "a long enough password\n", "users", "create", "--email", "Grace@Example.com", "--name", "Grace Hopper", "--password-stdin", "--verified")
 		if u.ID == "" || u.Email != "grace@example.com" || !u.EmailVerified || !u.HasPassword || u.Disabled {
 			t.Fatalf("created: %+v", u)
 		}
 		c.fails(exitFailure, "already exists", "violet kettle under nine moons\n", "users", "create", "--email", "grace@example.com", "--password-stdin")
-		var got userJSON
+		var got admin.UserView
 		c.ok(&got, "", "users", "get", "GRACE@example.com")
 		if got.ID != u.ID {
 			t.Fatalf("get by email: %+v", got)
@@ -131,7 +132,7 @@ func TestUserLifecycle(t *testing.T) {
 		if !got.Disabled {
 			t.Fatal("disable did not disable")
 		}
-		var list []userJSON
+		var list []admin.UserView
 		c.ok(&list, "", "users", "list")
 		if len(list) != 1 || !list[0].Disabled {
 			t.Fatalf("list: %+v", list)

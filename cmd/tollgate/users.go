@@ -14,27 +14,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
+	"github.com/tollgate/tollgate/server/admin"
 	"github.com/tollgate/tollgate/storage"
 )
-
-// userJSON is a user as the CLI prints it; never the password hash.
-type userJSON struct {
-	ID            string    `json:"id"`
-	Email         string    `json:"email"`
-	EmailVerified bool      `json:"email_verified"`
-	Name          string    `json:"name"`
-	Disabled      bool      `json:"disabled"`
-	HasPassword   bool      `json:"has_password"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
-}
-
-func toUserJSON(u storage.User) userJSON {
-	return userJSON{
-		ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified, Name: u.Name,
-		Disabled: u.Disabled, HasPassword: u.PasswordHash != "", CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
-	}
-}
 
 func (a *app) usersCommand() *cobra.Command {
 	users := &cobra.Command{Use: "users", Short: "Create and manage user accounts"}
@@ -81,10 +63,10 @@ func (a *app) usersCommand() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("list users: %w", err)
 				}
-				out := make([]userJSON, 0, len(list))
+				out := make([]admin.UserView, 0, len(list))
 				rows := [][]string{{"ID", "EMAIL", "NAME", "VERIFIED", "DISABLED"}}
 				for _, u := range list {
-					out = append(out, toUserJSON(u))
+					out = append(out, admin.ViewUser(u))
 					rows = append(rows, []string{u.ID, u.Email, u.Name, strconv.FormatBool(u.EmailVerified), strconv.FormatBool(u.Disabled)})
 				}
 				return a.print(out, rows)
@@ -97,7 +79,7 @@ func (a *app) usersCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return a.printJSON(toUserJSON(u))
+				return a.printJSON(admin.ViewUser(u))
 			}),
 		},
 		&cobra.Command{
@@ -119,7 +101,7 @@ func (a *app) usersCommand() *cobra.Command {
 				if err := storage.SignOutEverywhere(ctx, e.store, u.ID); err != nil {
 					return fmt.Errorf("sign %s out: %w", u.Email, err)
 				}
-				return a.printJSON(toUserJSON(u))
+				return a.printJSON(admin.ViewUser(u))
 			}),
 		},
 		&cobra.Command{
@@ -135,7 +117,7 @@ func (a *app) usersCommand() *cobra.Command {
 				if err := e.store.DeleteUser(ctx, u.ID); err != nil {
 					return fmt.Errorf("delete user: %w", err)
 				}
-				return a.printJSON(toUserJSON(u))
+				return a.printJSON(admin.ViewUser(u))
 			}),
 		},
 	)
@@ -159,7 +141,7 @@ func (a *app) createUser(ctx context.Context, e *env, email, name, password stri
 	if err != nil {
 		return fmt.Errorf("create user: %w", err)
 	}
-	return a.printJSON(toUserJSON(u))
+	return a.printJSON(admin.ViewUser(u))
 }
 
 // findUser looks a user up by email when the argument has an @, else by ID.

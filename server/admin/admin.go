@@ -1,5 +1,5 @@
-// Package admin serves the admin REST API at /admin/v1: clients and signing
-// keys, in JSON, for scripts and the admin console. Every request carries a
+// Package admin serves the admin REST API at /admin/v1: clients, users and
+// signing keys, in JSON, for scripts and the admin console. Every request carries a
 // bearer token: an access token from Tollgate itself with the tollgate:admin
 // scope, or the bootstrap admin token from the configuration.
 package admin
@@ -51,6 +51,8 @@ type BearerChecker func(ctx context.Context, token, scope string) error
 // Store is what the admin API reads and writes.
 type Store interface {
 	storage.ClientStore
+	storage.UserStore
+	storage.AccountRevoker
 }
 
 // Handler serves the admin API. Its fields are its dependencies.
@@ -58,8 +60,10 @@ type Handler struct {
 	Store     Store
 	Keys      *keyring.Keyring
 	Passwords *passwords.Hasher
-	Logger    *slog.Logger
-	Bearer    BearerChecker
+	// Policy judges passwords admins set.
+	Policy passwords.Policy
+	Logger *slog.Logger
+	Bearer BearerChecker
 	// ClientChanged is told of every client this handler changes, so that
 	// caches drop it.
 	ClientChanged func(id string)
@@ -83,6 +87,14 @@ func (h *Handler) Mount(r *mux.Router) {
 	api.HandleFunc("/clients/{id}", h.updateClient).Methods(http.MethodPatch)
 	api.HandleFunc("/clients/{id}", h.deleteClient).Methods(http.MethodDelete)
 	api.HandleFunc("/clients/{id}/secret", h.rotateSecret).Methods(http.MethodPost)
+	api.HandleFunc("/users", h.listUsers).Methods(http.MethodGet)
+	api.HandleFunc("/users", h.createUser).Methods(http.MethodPost)
+	api.HandleFunc("/users/{id}", h.getUser).Methods(http.MethodGet)
+	api.HandleFunc("/users/{id}", h.updateUser).Methods(http.MethodPatch)
+	api.HandleFunc("/users/{id}", h.deleteUser).Methods(http.MethodDelete)
+	api.HandleFunc("/users/{id}/disable", h.setDisabled(true)).Methods(http.MethodPost)
+	api.HandleFunc("/users/{id}/enable", h.setDisabled(false)).Methods(http.MethodPost)
+	api.HandleFunc("/users/{id}/sign-out", h.signOutUser).Methods(http.MethodPost)
 	api.HandleFunc("/keys", h.listKeys).Methods(http.MethodGet)
 	api.HandleFunc("/keys/rotate", h.rotateKeys).Methods(http.MethodPost)
 	// The description is public: it holds no data, and tools fetch it

@@ -1,0 +1,281 @@
+package admin
+
+import (
+	"errors"
+	"net/http"
+	"net/mail"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/mux"
+
+	"github.com/tollgate/tollgate/storage"
+)
+
+// UserView is a user as admins see it, through the API or the CLI: never
+// the password hash.
+type UserView struct {
+	ID            string    `json:"id"`
+	Email         string    `json:"email"`
+	EmailVerified bool      `json:"email_verified"`
+	Name          string    `json:"name"`
+	Picture       string    `json:"picture"`
+	Disabled      bool      `json:"disabled"`
+	HasPassword   bool      `json:"has_password"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+}
+
+// ViewUser returns the admin's view of u.
+func ViewUser(u storage.User) UserView {
+	return UserView{
+		ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified, Name: u.Name, Picture: u.Picture,
+		Disabled: u.Disabled, HasPassword: u.PasswordHash != "", CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+	}
+}
+
+type userPage struct {
+	Items         []UserView `json:"items"`
+	NextPageToken string     `json:"next_page_token,omitempty"`
+}
+
+// userInput is the body of a create or an update. Pointers tell a field
+// left out from one set to its zero value.
+type userInput struct {
+	Email         *string `json:"email"`
+	Name          *string `json:"name"`
+	Picture       *string `json:"picture"`
+	Password      *string `json:"password"`
+	EmailVerified *bool   `json:"email_verified"`
+}
+
+func (h *Handler) fieldError(w http.ResponseWriter, status int, code, field, description string) {
+	writeJSON(w, status, apiError{Error: code, Description: description, Field: field})
+}
+
+// listUsers pages through users in ID order; email and name filter by
+// substring (case-insensitive), status by active or disabled.
+func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	size := defaultPageSize
+	if raw := q.Get("page_size"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > maxPageSize {
+			h.fieldError(w, http.StatusBadRequest, "invalid_request", "page_size", "page_size must be between 1 and 500.")
+			return
+		}
+		size = n
+	}
+	status := q.Get("status")
+	if status != "" && status != "active" && status != "disabled" {
+		h.fieldError(w, http.StatusBadRequest, "invalid_request", "status", "status must be active or disabled.")
+		return
+	}
+	all, err := h.Store.ListUsers(r.Context())
+	if err != nil {
+		h.unavailable(w, r, err)
+		return
+	}
+	slices.SortFunc(all, func(a, b storage.User) int { return strings.Compare(a.ID, b.ID) })
+	email, name, after := strings.ToLower(q.Get("email")), strings.ToLower(q.Get("name")), q.Get("page_token")
+	page := userPage{Items: []UserView{}}
+	for _, u := range all {
+		switch {
+		case u.ID <= after,
+			email != "" && !strings.Contains(u.Email, email),
+			name != "" && !strings.Contains(strings.ToLower(u.Name), name),
+			status == "active" && u.Disabled,
+			status == "disabled" && !u.Disabled:
+			continue
+		}
+		if len(page.Items) == size {
+			page.NextPageToken = page.Items[size-1].ID
+			break
+		}
+		page.Items = append(page.Items, ViewUser(u))
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) {
+	var in userInput
+	if !decode(w, r, &in) {
+		return
+	}
+	if in.Email == nil {
+		h.fieldError(w, http.StatusBadRequest, "invalid_request", "email", "email is required.")
+		return
+	}
+	now := now()
+	u := storage.User{ID: uuid.NewString(), CreatedAt: now, UpdatedAt: now}
+	if !h.applyUser(w, &u, in) {
+		return
+	}
+	err := h.Store.CreateUser(r.Context(), u)
+	if errors.Is(err, storage.ErrAlreadyExists) {
+		h.fieldError(w, http.StatusConflict, "conflict", "email", "A user with this email already exists.")
+		return
+	}
+	if err != nil {
+		h.unavailable(w, r, err)
+		return
+	}
+	h.Logger.InfoContext(r.Context(), "admin: user created", "user_id", u.ID)
+	w.Header().Set("Location", Prefix+"/users/"+u.ID)
+	writeJSON(w, http.StatusCreated, ViewUser(u))
+}
+
+// applyUser validates in and applies it to u; it writes the 400 itself.
+func (h *Handler) applyUser(w http.ResponseWriter, u *storage.User, in userInput) bool {
+	if in.Email != nil {
+		addr, err := mail.ParseAddress(*in.Email)
+		if err != nil || addr.Address != *in.Email {
+			h.fieldError(w, http.StatusBadRequest, "invalid_request", "email", "email must be an address such as name@example.com.")
+			return false
+		}
+		u.Email = strings.ToLower(addr.Address)
+	}
+	if in.Name != nil {
+		if len(*in.Name) > 200 {
+			h.fieldError(w, http.StatusBadRequest, "invalid_request", "name", "name must be at most 200 characters.")
+			return false
+		}
+		u.Name = strings.TrimSpace(*in.Name)
+	}
+	if in.Picture != nil {
+		if p := *in.Picture; p != "" && !strings.HasPrefix(p, "https://") {
+			h.fieldError(w, http.StatusBadRequest, "invalid_request", "picture", "picture must be an https URL.")
+			return false
+		}
+		u.Picture = *in.Picture
+	}
+	if in.EmailVerified != nil {
+		u.EmailVerified = *in.EmailVerified
+	}
+	if in.Password != nil {
+		if err := h.Policy.Check(*in.Password, u.Email, u.Name); err != nil {
+			h.fieldError(w, http.StatusBadRequest, "invalid_request", "password", err.Error())
+			return false
+		}
+		hash, err := h.Passwords.Hash(*in.Password)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "server_error", "The password could not be hashed.")
+			return false
+		}
+		u.PasswordHash = hash
+	}
+	return true
+}
+
+func (h *Handler) loadUser(w http.ResponseWriter, r *http.Request) (storage.User, bool) {
+	u, err := h.Store.GetUser(r.Context(), mux.Vars(r)["id"])
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", "There is no user with this id.")
+		return u, false
+	case err != nil:
+		h.unavailable(w, r, err)
+		return u, false
+	}
+	return u, true
+}
+
+func (h *Handler) getUser(w http.ResponseWriter, r *http.Request) {
+	if u, ok := h.loadUser(w, r); ok {
+		writeJSON(w, http.StatusOK, ViewUser(u))
+	}
+}
+
+// updateUser applies the fields present. A new password signs the user
+// out everywhere, as a reset does.
+func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request) {
+	current, ok := h.loadUser(w, r)
+	if !ok {
+		return
+	}
+	var in userInput
+	if !decode(w, r, &in) {
+		return
+	}
+	next := current
+	if !h.applyUser(w, &next, in) {
+		return
+	}
+	next.UpdatedAt = now()
+	h.saveUser(w, r, current.ID, next, in.Password != nil, "updated")
+}
+
+// saveUser stores u and, when signOut is set, ends everything the user had.
+func (h *Handler) saveUser(w http.ResponseWriter, r *http.Request, id string, u storage.User, signOut bool, what string) {
+	err := h.Store.UpdateUser(r.Context(), id, func(storage.User) (storage.User, error) { return u, nil })
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", "There is no user with this id.")
+		return
+	case errors.Is(err, storage.ErrAlreadyExists):
+		h.fieldError(w, http.StatusConflict, "conflict", "email", "Another user has this email.")
+		return
+	case err != nil:
+		h.unavailable(w, r, err)
+		return
+	}
+	if signOut {
+		if err := storage.SignOutEverywhere(r.Context(), h.Store, id); err != nil {
+			h.unavailable(w, r, err)
+			return
+		}
+	}
+	h.Logger.InfoContext(r.Context(), "admin: user "+what, "user_id", id)
+	writeJSON(w, http.StatusOK, ViewUser(u))
+}
+
+func (h *Handler) setDisabled(disabled bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u, ok := h.loadUser(w, r)
+		if !ok {
+			return
+		}
+		u.Disabled, u.UpdatedAt = disabled, now()
+		what := "enabled"
+		if disabled {
+			what = "disabled"
+		}
+		// A disabled user keeps nothing that still works.
+		h.saveUser(w, r, u.ID, u, disabled, what)
+	}
+}
+
+// signOutUser ends every session and grant of the user.
+func (h *Handler) signOutUser(w http.ResponseWriter, r *http.Request) {
+	u, ok := h.loadUser(w, r)
+	if !ok {
+		return
+	}
+	if err := storage.SignOutEverywhere(r.Context(), h.Store, u.ID); err != nil {
+		h.unavailable(w, r, err)
+		return
+	}
+	h.Logger.InfoContext(r.Context(), "admin: user signed out everywhere", "user_id", u.ID)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) {
+	u, ok := h.loadUser(w, r)
+	if !ok {
+		return
+	}
+	if err := storage.SignOutEverywhere(r.Context(), h.Store, u.ID); err != nil {
+		h.unavailable(w, r, err)
+		return
+	}
+	err := h.Store.DeleteUser(r.Context(), u.ID)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		h.unavailable(w, r, err)
+		return
+	}
+	h.Logger.InfoContext(r.Context(), "admin: user deleted", "user_id", u.ID)
+	w.WriteHeader(http.StatusNoContent)
+}
