@@ -36,6 +36,8 @@ const (
 	confidentialID  = "webapp"
 	confidentialKey = "webapp-secret-0123456789abcdefghijklmnop"
 	publicID        = "spa"
+	spaOrigin       = "https://spa.example"
+	webappOrigin    = "https://webapp.example"
 )
 
 // env is a running Tollgate with one confidential client, one public client
@@ -115,14 +117,15 @@ func newEnv(t *testing.T, backend string, store storage.Store) *env {
 			RedirectURIs: []string{callbackURL}, PostLogoutRedirectURIs: []string{postLogoutURL},
 			GrantTypes: []string{"authorization_code", "refresh_token", "client_credentials"},
 			Scopes:     []string{"openid", "profile", "email", "offline_access", "api:read"},
+			WebOrigins: []string{webappOrigin},
 			CreatedAt:  now, UpdatedAt: now,
 		},
 		{
 			ID: publicID, Name: "Single Page App", Public: true, SkipConsent: true,
-			RedirectURIs: []string{callbackURL},
-			GrantTypes:   []string{"authorization_code", "refresh_token"},
-			Scopes:       []string{"openid", "profile", "email", "offline_access"},
-			CreatedAt:    now, UpdatedAt: now,
+			RedirectURIs: []string{callbackURL}, WebOrigins: []string{spaOrigin},
+			GrantTypes: []string{"authorization_code", "refresh_token"},
+			Scopes:     []string{"openid", "profile", "email", "offline_access"},
+			CreatedAt:  now, UpdatedAt: now,
 		},
 	} {
 		if err := store.CreateClient(ctx, c); err != nil {

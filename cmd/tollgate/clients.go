@@ -26,6 +26,7 @@ type clientJSON struct {
 	ClientName              string    `json:"client_name"`
 	RedirectURIs            []string  `json:"redirect_uris"`
 	PostLogoutRedirectURIs  []string  `json:"post_logout_redirect_uris"`
+	WebOrigins              []string  `json:"web_origins"`
 	GrantTypes              []string  `json:"grant_types"`
 	ResponseTypes           []string  `json:"response_types"`
 	Scope                   string    `json:"scope"`
@@ -42,7 +43,7 @@ func toClientJSON(c storage.Client) clientJSON {
 	return clientJSON{
 		ClientID: c.ID, ClientName: c.Name,
 		RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs),
-		GrantTypes: nonNil(c.GrantTypes), ResponseTypes: nonNil(c.ResponseTypes),
+		WebOrigins: nonNil(c.WebOrigins), GrantTypes: nonNil(c.GrantTypes), ResponseTypes: nonNil(c.ResponseTypes),
 		Scope: strings.Join(c.Scopes, " "), TokenEndpointAuthMethod: method,
 		SkipConsent: c.SkipConsent, CreatedAt: c.CreatedAt,
 	}
@@ -64,6 +65,7 @@ const minSecretLength = 16
 type clientFlags struct {
 	id, name, secret, scope      string
 	redirectURIs, postLogoutURIs []string
+	webOrigins                   []string
 	grantTypes                   []string
 	public, skipConsent          bool
 }
@@ -90,6 +92,7 @@ func (a *app) clientsCommand() *cobra.Command {
 	fl.StringVar(&f.name, "name", "", "name shown to users on the consent page (required)")
 	fl.StringArrayVar(&f.redirectURIs, "redirect-uri", nil, "redirect URI, matched exactly (repeatable)")
 	fl.StringArrayVar(&f.postLogoutURIs, "post-logout-redirect-uri", nil, "where RP-initiated logout may return (repeatable)")
+	fl.StringArrayVar(&f.webOrigins, "web-origin", nil, "browser origin (scheme://host[:port]) allowed to call the token, userinfo, revocation and JWKS endpoints (CORS; repeatable)")
 	fl.StringArrayVar(&f.grantTypes, "grant-type", nil, "authorization_code, refresh_token or client_credentials (repeatable; default authorization_code and refresh_token)")
 	fl.StringVar(&f.scope, "scope", "openid profile email offline_access", "space-separated scopes the client may request")
 	fl.BoolVar(&f.public, "public", false, "public client (SPA, native app): no secret, PKCE only")
@@ -202,13 +205,23 @@ func (f *clientFlags) client(cmd *cobra.Command) (storage.Client, string, error)
 			return storage.Client{}, "", usagef("--post-logout-redirect-uri %q: %v", u, err)
 		}
 	}
+	var origins []string
+	for _, o := range f.webOrigins {
+		origin, err := webOrigin(o)
+		if err != nil {
+			return storage.Client{}, "", usagef("--web-origin %q: %v", o, err)
+		}
+		if !slices.Contains(origins, origin) {
+			origins = append(origins, origin)
+		}
+	}
 	scopes := strings.Fields(f.scope)
 	if len(scopes) == 0 {
 		return storage.Client{}, "", usagef("--scope must name at least one scope")
 	}
 	c := storage.Client{
 		ID: f.id, Name: strings.TrimSpace(f.name), RedirectURIs: f.redirectURIs, PostLogoutRedirectURIs: f.postLogoutURIs,
-		GrantTypes: grants, Scopes: scopes, Public: f.public, SkipConsent: f.skipConsent,
+		WebOrigins: origins, GrantTypes: grants, Scopes: scopes, Public: f.public, SkipConsent: f.skipConsent,
 	}
 	if usesRedirects {
 		c.ResponseTypes = []string{"code"}
@@ -252,6 +265,34 @@ func checkRedirectURI(raw string) error {
 		return errors.New("must name a host")
 	}
 	return nil
+}
+
+// webOrigin checks an origin as browsers send it in the Origin header
+// (RFC 6454 §6.1): scheme://host[:port] and nothing else, https or http on
+// loopback as for redirect URIs. It returns the origin in the form the
+// browser serializes: lower case, without the scheme's default port.
+func webOrigin(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return "", err
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", errors.New("must be http(s)://host[:port]")
+	case u.Host == "" || u.User != nil:
+		return "", errors.New("must be scheme://host[:port]")
+	case u.Path != "" || u.RawQuery != "" || u.ForceQuery || strings.Contains(raw, "#"):
+		return "", errors.New("must have no path, query or fragment (not even a trailing slash)")
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		return "", errors.New("http is allowed only for localhost and loopback addresses; use https")
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port == "" || (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		return u.Scheme + "://" + host, nil
+	}
+	return u.Scheme + "://" + host + ":" + port, nil
 }
 
 func isLoopback(host string) bool {
