@@ -39,6 +39,7 @@ type stack struct {
 	ports           *strings.Replacer
 	tollgate, api   string
 	spa, next       string
+	authjs          string
 }
 
 func freePort(t *testing.T) string {
@@ -131,7 +132,7 @@ func newStack(t *testing.T) *stack {
 	if err := os.MkdirAll(artifacts, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	tp, ap, sp, np := freePort(t), freePort(t), freePort(t), freePort(t)
+	tp, ap, sp, np, jp := freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)
 	s := &stack{
 		root: root, artifacts: artifacts,
 		ports: strings.NewReplacer(
@@ -139,9 +140,10 @@ func newStack(t *testing.T) *stack {
 			"127.0.0.1:"+docAPIPort, "127.0.0.1:"+ap, "localhost:"+docAPIPort, "localhost:"+ap,
 			"localhost:"+docSPAPort, "localhost:"+sp, "serve.mjs "+docSPAPort, "serve.mjs "+sp,
 			"localhost:"+docNextPort, "localhost:"+np, "-p "+docNextPort, "-p "+np,
+			"localhost:"+docAuthjsPort, "localhost:"+jp, "-p "+docAuthjsPort, "-p "+jp,
 		),
 		tollgate: "http://localhost:" + tp, api: "http://localhost:" + ap,
-		spa: "http://localhost:" + sp, next: "http://localhost:" + np,
+		spa: "http://localhost:" + sp, next: "http://localhost:" + np, authjs: "http://localhost:" + jp,
 	}
 	// Tollgate's commands find their issuer and database here: the guides
 	// use the defaults (http://localhost:8080, ./data).
@@ -158,7 +160,7 @@ func newStack(t *testing.T) *stack {
 	s.run(t, buildTollgate)
 	s.start(t, "tollgate", serveTollgate, s.tollgate+"/readyz", http.StatusOK)
 	s.run(t, createUser)
-	for _, c := range []command{nextauthClient, apiClient, spaClient} {
+	for _, c := range []command{nextauthClient, authjsClient, apiClient, spaClient} {
 		s.run(t, c)
 	}
 	s.start(t, "api", apiStart, s.api+"/api/hello", http.StatusUnauthorized)
@@ -167,6 +169,9 @@ func newStack(t *testing.T) *stack {
 	s.run(t, nextauthCI)
 	s.run(t, nextauthBuild)
 	s.start(t, "nextauth", nextauthStart, s.next+"/", http.StatusOK)
+	s.run(t, authjsCI)
+	s.run(t, authjsBuild)
+	s.start(t, "authjs", authjsStart, s.authjs+"/", http.StatusOK)
 	return s
 }
 
@@ -370,6 +375,12 @@ func TestBrowser(t *testing.T) {
 		f := s.flow(t, "nextauth")
 		f.signIn(s, s.next+"/", "Not signed in", textIs("#name", userName), textIs("#email", email))
 		f.signOut(s, s.next+"/", "Not signed in")
+	})
+
+	t.Run("authjs", func(t *testing.T) {
+		f := s.flow(t, "authjs")
+		f.signIn(s, s.authjs+"/", "Not signed in", textIs("#name", userName), textIs("#email", email))
+		f.signOut(s, s.authjs+"/", "Not signed in")
 	})
 
 	t.Run("spa", func(t *testing.T) {

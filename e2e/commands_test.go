@@ -25,6 +25,7 @@ const (
 	docAPIPort      = "8081"
 	docSPAPort      = "5173"
 	docNextPort     = "3000"
+	docAuthjsPort   = "3001"
 )
 
 var (
@@ -36,6 +37,11 @@ var (
 	nextauthCI     = command{"nextauth.md", "examples/nextauth", `npm ci`}
 	nextauthBuild  = command{"nextauth.md", "examples/nextauth", `npm run build`}
 	nextauthStart  = command{"nextauth.md", "examples/nextauth", `TOLLGATE_ISSUER=http://localhost:8080 TOLLGATE_CLIENT_ID=nextauth-example TOLLGATE_CLIENT_SECRET=nextauth-example-secret-0123456789 NEXTAUTH_URL=http://localhost:3000 NEXTAUTH_SECRET=replace-with-32-random-bytes-base64 npm start -- -p 3000`}
+
+	authjsClient = command{"nextauth.md", ".", `bin/tollgate clients create --name "Auth.js example" --id authjs-example --secret authjs-example-secret-0123456789 --redirect-uri http://localhost:3001/api/auth/callback/tollgate --post-logout-redirect-uri http://localhost:3001/ --scope "openid profile email"`}
+	authjsCI     = command{"nextauth.md", "examples/authjs", `npm ci`}
+	authjsBuild  = command{"nextauth.md", "examples/authjs", `npm run build`}
+	authjsStart  = command{"nextauth.md", "examples/authjs", `TOLLGATE_ISSUER=http://localhost:8080 TOLLGATE_CLIENT_ID=authjs-example TOLLGATE_CLIENT_SECRET=authjs-example-secret-0123456789 AUTH_URL=http://localhost:3001 AUTH_SECRET=replace-with-32-random-bytes-base64 npm start -- -p 3001`}
 
 	apiClient = command{"api.md", ".", `bin/tollgate clients create --name "Example API" --id example-api --secret example-api-secret-0123456789 --grant-type client_credentials --scope api:read`}
 	apiStart  = command{"api.md", ".", `go run ./examples/api -issuer http://localhost:8080 -audience spa-example -scope api:read -introspection-client-id example-api -introspection-client-secret example-api-secret-0123456789 -cors-origin http://localhost:5173 -listen 127.0.0.1:8081`}
@@ -49,9 +55,10 @@ var (
 var common = []command{buildTollgate, serveTollgate, createUser}
 
 var guides = map[string][]command{
-	"nextauth.md": append(common[:3:3], nextauthClient, nextauthCI, nextauthBuild, nextauthStart),
-	"api.md":      append(common[:3:3], apiClient, apiStart),
-	"spa.md":      append(common[:3:3], spaClient, spaCI, spaStart),
+	"nextauth.md": append(common[:3:3], nextauthClient, nextauthCI, nextauthBuild, nextauthStart,
+		authjsClient, authjsCI, authjsBuild, authjsStart),
+	"api.md": append(common[:3:3], apiClient, apiStart),
+	"spa.md": append(common[:3:3], spaClient, spaCI, spaStart),
 }
 
 // shellLines joins a guide's sh blocks' continued lines into one line each,
@@ -97,8 +104,9 @@ func TestGuidesHoldTheCommands(t *testing.T) {
 // as it is in the repository.
 func TestGuidesShowTheExamples(t *testing.T) {
 	for guide, files := range map[string][]string{
-		"nextauth.md": {"examples/nextauth/pages/api/auth/[...nextauth].js", "examples/nextauth/pages/api/logout.js"},
-		"spa.md":      {"examples/spa/app.js"},
+		"nextauth.md": {"examples/nextauth/pages/api/auth/[...nextauth].js", "examples/nextauth/pages/api/logout.js",
+			"examples/authjs/auth.js", "examples/authjs/app/logout.js"},
+		"spa.md": {"examples/spa/app.js"},
 	} {
 		doc, err := os.ReadFile(filepath.Join("..", "docs", "integrations", guide))
 		if err != nil {
