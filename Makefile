@@ -1,7 +1,7 @@
 # Tollgate's two everyday commands are `make run` and `make test`.
 GO ?= go
 
-.PHONY: run build test bench fmt vet
+.PHONY: run build test e2e bench fmt vet
 
 ## run: start Tollgate on http://localhost:8080 with the embedded SQLite default
 run:
@@ -14,6 +14,12 @@ build:
 ## test: formatting, vet, and every test (needs PostgreSQL and Redis, see README)
 test: fmt vet
 	$(GO) test -count=1 ./...
+
+## e2e: the integration guides in headless Chromium (installs Chromium if missing; see docs/integrations)
+e2e:
+	e2e/setup.sh
+	$(GO) vet -tags e2e ./e2e/
+	$(GO) test -tags e2e -count=1 -timeout 20m -run TestBrowser -v ./e2e/
 
 ## bench: load benchmark on PostgreSQL + Redis; prints a table and writes docs/benchmarks.md
 bench:

@@ -25,6 +25,7 @@ type Registration struct {
 	ClientName              string   `json:"client_name"`
 	RedirectURIs            []string `json:"redirect_uris,omitempty"`
 	PostLogoutRedirectURIs  []string `json:"post_logout_redirect_uris,omitempty"`
+	WebOrigins              []string `json:"web_origins,omitempty"`
 	GrantTypes              []string `json:"grant_types,omitempty"`
 	Scope                   string   `json:"scope,omitempty"`
 	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method,omitempty"`
@@ -92,6 +93,16 @@ func (r Registration) Build(now time.Time) (storage.Client, string, error) {
 			return storage.Client{}, "", invalid("post_logout_redirect_uris", "%q: %v", u, err)
 		}
 	}
+	var origins []string
+	for _, o := range r.WebOrigins {
+		origin, err := NormalizeOrigin(o)
+		if err != nil {
+			return storage.Client{}, "", invalid("web_origins", "%q: %v", o, err)
+		}
+		if !slices.Contains(origins, origin) {
+			origins = append(origins, origin)
+		}
+	}
 	scope := r.Scope
 	if scope == "" {
 		scope = DefaultScope
@@ -106,7 +117,7 @@ func (r Registration) Build(now time.Time) (storage.Client, string, error) {
 	}
 	c := storage.Client{
 		ID: r.ClientID, Name: strings.TrimSpace(r.ClientName), RedirectURIs: r.RedirectURIs, PostLogoutRedirectURIs: r.PostLogoutRedirectURIs,
-		GrantTypes: grants, Scopes: strings.Fields(scope), Public: public, SkipConsent: r.SkipConsent,
+		WebOrigins: origins, GrantTypes: grants, Scopes: strings.Fields(scope), Public: public, SkipConsent: r.SkipConsent,
 		CreatedAt: now, UpdatedAt: now,
 	}
 	if usesRedirects {
@@ -161,6 +172,34 @@ func CheckRedirectURI(raw string) error {
 	return nil
 }
 
+// NormalizeOrigin checks an origin as browsers send it in the Origin header
+// (RFC 6454 §6.1): scheme://host[:port] and nothing else, https or http on
+// loopback as for redirect URIs. It returns the origin in the form the
+// browser serializes: lower case, without the scheme's default port.
+func NormalizeOrigin(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return "", err
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", errors.New("must be http(s)://host[:port]")
+	case u.Host == "" || u.User != nil:
+		return "", errors.New("must be scheme://host[:port]")
+	case u.Path != "" || u.RawQuery != "" || u.ForceQuery || strings.Contains(raw, "#"):
+		return "", errors.New("must have no path, query or fragment (not even a trailing slash)")
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		return "", errors.New("http is allowed only for localhost and loopback addresses; use https")
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port == "" || (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		return u.Scheme + "://" + host, nil
+	}
+	return u.Scheme + "://" + host + ":" + port, nil
+}
+
 func isLoopback(host string) bool {
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return true
@@ -192,6 +231,7 @@ type View struct {
 	ClientName              string    `json:"client_name"`
 	RedirectURIs            []string  `json:"redirect_uris"`
 	PostLogoutRedirectURIs  []string  `json:"post_logout_redirect_uris"`
+	WebOrigins              []string  `json:"web_origins"`
 	GrantTypes              []string  `json:"grant_types"`
 	ResponseTypes           []string  `json:"response_types"`
 	Scope                   string    `json:"scope"`
@@ -210,7 +250,7 @@ func ViewOf(c storage.Client) View {
 	return View{
 		ClientID: c.ID, ClientName: c.Name,
 		RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs),
-		GrantTypes: nonNil(c.GrantTypes), ResponseTypes: nonNil(c.ResponseTypes),
+		WebOrigins: nonNil(c.WebOrigins), GrantTypes: nonNil(c.GrantTypes), ResponseTypes: nonNil(c.ResponseTypes),
 		Scope: strings.Join(c.Scopes, " "), TokenEndpointAuthMethod: method,
 		SkipConsent: c.SkipConsent, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 	}
@@ -222,7 +262,7 @@ func RegistrationOf(c storage.Client) Registration {
 	v := ViewOf(c)
 	return Registration{
 		ClientID: c.ID, ClientName: c.Name, RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
-		GrantTypes: c.GrantTypes, Scope: v.Scope, TokenEndpointAuthMethod: v.TokenEndpointAuthMethod, SkipConsent: c.SkipConsent,
+		WebOrigins: c.WebOrigins, GrantTypes: c.GrantTypes, Scope: v.Scope, TokenEndpointAuthMethod: v.TokenEndpointAuthMethod, SkipConsent: c.SkipConsent,
 	}
 }
 

@@ -37,6 +37,8 @@ const (
 	confidentialKey = "webapp-secret-0123456789abcdefghijklmnop"
 	publicID        = "spa"
 	adminToken      = "bootstrap-admin-token-0123456789abcdef"
+	spaOrigin       = "https://spa.example"
+	webappOrigin    = "https://webapp.example"
 )
 
 // env is a running Tollgate with one confidential client, one public client
@@ -128,14 +130,15 @@ func newEnvWith(t *testing.T, backend string, store storage.Store, accessAlg str
 			RedirectURIs: []string{callbackURL}, PostLogoutRedirectURIs: []string{postLogoutURL},
 			GrantTypes: []string{"authorization_code", "refresh_token", "client_credentials"},
 			Scopes:     []string{"openid", "profile", "email", "offline_access", "api:read"},
+			WebOrigins: []string{webappOrigin},
 			CreatedAt:  now, UpdatedAt: now,
 		},
 		{
 			ID: publicID, Name: "Single Page App", Public: true, SkipConsent: true,
-			RedirectURIs: []string{callbackURL},
-			GrantTypes:   []string{"authorization_code", "refresh_token"},
-			Scopes:       []string{"openid", "profile", "email", "offline_access"},
-			CreatedAt:    now, UpdatedAt: now,
+			RedirectURIs: []string{callbackURL}, WebOrigins: []string{spaOrigin},
+			GrantTypes: []string{"authorization_code", "refresh_token"},
+			Scopes:     []string{"openid", "profile", "email", "offline_access"},
+			CreatedAt:  now, UpdatedAt: now,
 		},
 	} {
 		if err := store.CreateClient(ctx, c); err != nil {

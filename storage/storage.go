@@ -32,10 +32,13 @@ type Client struct {
 	ResponseTypes          []string
 	Scopes                 []string
 	Audience               []string
-	Public                 bool // token_endpoint_auth_method none; PKCE only
-	SkipConsent            bool
-	CreatedAt              time.Time
-	UpdatedAt              time.Time
+	// WebOrigins are the browser origins (scheme://host[:port]) allowed to
+	// call the token, userinfo, revocation and JWKS endpoints (CORS).
+	WebOrigins  []string
+	Public      bool // token_endpoint_auth_method none; PKCE only
+	SkipConsent bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // User is a local account. ID is the stable OpenID subject.

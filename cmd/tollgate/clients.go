@@ -22,11 +22,13 @@ var flagOf = map[string]string{
 	"grant_types":                "--grant-type",
 	"scope":                      "--scope",
 	"token_endpoint_auth_method": "--public",
+	"web_origins":                "--web-origin",
 }
 
 type clientFlags struct {
 	id, name, secret, scope      string
 	redirectURIs, postLogoutURIs []string
+	webOrigins                   []string
 	grantTypes                   []string
 	public, skipConsent          bool
 }
@@ -57,6 +59,7 @@ func (a *app) clientsCommand() *cobra.Command {
 	fl.StringVar(&f.name, "name", "", "name shown to users on the consent page (required)")
 	fl.StringArrayVar(&f.redirectURIs, "redirect-uri", nil, "redirect URI, matched exactly (repeatable)")
 	fl.StringArrayVar(&f.postLogoutURIs, "post-logout-redirect-uri", nil, "where RP-initiated logout may return (repeatable)")
+	fl.StringArrayVar(&f.webOrigins, "web-origin", nil, "browser origin (scheme://host[:port]) allowed to call the token, userinfo, revocation and JWKS endpoints (CORS; repeatable)")
 	fl.StringArrayVar(&f.grantTypes, "grant-type", nil, "authorization_code, refresh_token or client_credentials (repeatable; default authorization_code and refresh_token)")
 	fl.StringVar(&f.scope, "scope", clientreg.DefaultScope, "space-separated scopes the client may request")
 	fl.BoolVar(&f.public, "public", false, "public client (SPA, native app): no secret, PKCE only")
@@ -104,7 +107,7 @@ func (a *app) clientsCommand() *cobra.Command {
 func (f *clientFlags) registration() (clientreg.Registration, error) {
 	r := clientreg.Registration{
 		ClientID: f.id, ClientSecret: f.secret, ClientName: f.name, RedirectURIs: f.redirectURIs,
-		PostLogoutRedirectURIs: f.postLogoutURIs, GrantTypes: f.grantTypes, Scope: f.scope, SkipConsent: f.skipConsent,
+		PostLogoutRedirectURIs: f.postLogoutURIs, WebOrigins: f.webOrigins, GrantTypes: f.grantTypes, Scope: f.scope, SkipConsent: f.skipConsent,
 	}
 	if f.public {
 		r.TokenEndpointAuthMethod = clientreg.AuthNone

@@ -98,7 +98,11 @@ func TestClientLifecycle(t *testing.T) {
 
 		var public clientreg.View
 		c.ok(&public, "", "clients", "create", "--name", "SPA", "--public", "--skip-consent", "--id", "spa",
-			"--redirect-uri", "http://localhost:5173/cb", "--scope", "openid email")
+			"--redirect-uri", "http://localhost:5173/cb", "--scope", "openid email",
+			"--web-origin", "http://localhost:5173", "--web-origin", "HTTPS://App.Example:443", "--web-origin", "http://localhost:5173")
+		if strings.Join(public.WebOrigins, " ") != "http://localhost:5173 https://app.example" {
+			t.Fatalf("web origins: %q", public.WebOrigins)
+		}
 		if public.ClientID != "spa" || public.ClientSecret != "" || public.TokenEndpointAuthMethod != "none" || !public.SkipConsent {
 			t.Fatalf("public client: %+v", public)
 		}
@@ -174,6 +178,18 @@ func TestUsageErrorsWriteNothing(t *testing.T) {
 	c.fails(exitUsage, "--redirect-uri is required", "", "clients", "create", "--name", "x")
 	c.fails(exitUsage, "use https", "", "clients", "create", "--name", "x", "--redirect-uri", "http://a.example/cb")
 	c.fails(exitUsage, "fragment", "", "clients", "create", "--name", "x", "--redirect-uri", "https://a.example/cb#x")
+	for origin, want := range map[string]string{
+		"https://a.example/":      "no path",
+		"https://a.example/app":   "no path",
+		"https://a.example?x":     "no path",
+		"http://a.example":        "use https",
+		"a.example":               "http(s)://",
+		"ftp://a.example":         "http(s)://",
+		"https://u@a.example":     "scheme://host",
+		"https://a.example:8443#": "no path",
+	} {
+		c.fails(exitUsage, want, "", "clients", "create", "--name", "x", "--redirect-uri", "https://a.example/cb", "--web-origin", origin)
+	}
 	c.fails(exitUsage, "no secret", "", "clients", "create", "--name", "x", "--public", "--secret", "0123456789abcdefgh", "--redirect-uri", "https://a.example/cb")
 	c.fails(exitUsage, `"password"`, "", "clients", "create", "--name", "x", "--grant-type", "password", "--redirect-uri", "https://a.example/cb")
 	c.fails(exitUsage, "not an email", "", "users", "create", "--email", "nope")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tollgate/tollgate/keyring"
 	"github.com/tollgate/tollgate/server/authflow"
+	"github.com/tollgate/tollgate/server/cors"
 	"github.com/tollgate/tollgate/server/metrics"
 	"github.com/tollgate/tollgate/server/session"
 	"github.com/tollgate/tollgate/storage"
@@ -43,16 +44,24 @@ type Handler struct {
 	SignupEnabled bool
 }
 
-// Mount registers the endpoints on r.
+// Mount registers the endpoints on r. Those a browser app calls directly
+// answer CORS requests from registered web origins (package cors).
 func (h *Handler) Mount(r *mux.Router) {
-	r.HandleFunc("/.well-known/openid-configuration", h.discovery).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/.well-known/jwks.json", h.jwks).Methods(http.MethodGet, http.MethodHead)
+	origins := cors.New(h.Store)
+	withCORS := []string{http.MethodOptions}
+	r.Handle("/.well-known/openid-configuration", origins.AnyClient(http.HandlerFunc(h.discovery))).
+		Methods(append(withCORS, http.MethodGet, http.MethodHead)...)
+	r.Handle("/.well-known/jwks.json", origins.AnyClient(http.HandlerFunc(h.jwks))).
+		Methods(append(withCORS, http.MethodGet, http.MethodHead)...)
 	r.HandleFunc("/authorize", h.authorize).Methods(http.MethodGet, http.MethodPost)
 	r.HandleFunc("/authorize/resume", h.resume).Methods(http.MethodGet)
-	r.HandleFunc("/token", h.token).Methods(http.MethodPost)
-	r.HandleFunc("/revoke", h.revoke).Methods(http.MethodPost)
+	r.Handle("/token", origins.ForClient(requestClient, http.HandlerFunc(h.token))).
+		Methods(append(withCORS, http.MethodPost)...)
+	r.Handle("/revoke", origins.ForClient(requestClient, http.HandlerFunc(h.revoke))).
+		Methods(append(withCORS, http.MethodPost)...)
 	r.HandleFunc("/introspect", h.introspect).Methods(http.MethodPost)
-	r.HandleFunc("/userinfo", h.userinfo).Methods(http.MethodGet, http.MethodPost)
+	r.Handle("/userinfo", origins.ForClient(tokenClient, http.HandlerFunc(h.userinfo))).
+		Methods(append(withCORS, http.MethodGet, http.MethodPost)...)
 	r.HandleFunc("/logout", h.endSession).Methods(http.MethodGet, http.MethodPost)
 }
 

@@ -200,6 +200,14 @@ var migrations = []migration{
 			`CREATE INDEX throttles_expires_at ON throttles (expires_at)`,
 		},
 	},
+	{
+		// The default lets replicas of the previous release, which do not
+		// write the column, keep creating clients during a rollout.
+		version:  3,
+		name:     "client web origins",
+		postgres: []string{`ALTER TABLE clients ADD COLUMN web_origins TEXT NOT NULL DEFAULT '[]'`},
+		sqlite:   []string{`ALTER TABLE clients ADD COLUMN web_origins TEXT NOT NULL DEFAULT '[]'`},
+	},
 }
 
 // SchemaVersion is the schema version this binary needs.

@@ -23,6 +23,7 @@ type clientRow struct {
 	ResponseTypes          stringList `gorm:"column:response_types"`
 	Scopes                 stringList `gorm:"column:scopes"`
 	Audience               stringList `gorm:"column:audience"`
+	WebOrigins             stringList `gorm:"column:web_origins"`
 	Public                 bool       `gorm:"column:public"`
 	SkipConsent            bool       `gorm:"column:skip_consent"`
 	CreatedAt              utcTime    `gorm:"column:created_at;autoCreateTime:false"`
@@ -36,7 +37,7 @@ func clientToRow(c storage.Client) clientRow {
 		ID: c.ID, SecretHash: c.SecretHash, Name: c.Name,
 		RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 		GrantTypes: c.GrantTypes, ResponseTypes: c.ResponseTypes,
-		Scopes: c.Scopes, Audience: c.Audience,
+		Scopes: c.Scopes, Audience: c.Audience, WebOrigins: c.WebOrigins,
 		Public: c.Public, SkipConsent: c.SkipConsent,
 		CreatedAt: utc(c.CreatedAt), UpdatedAt: utc(c.UpdatedAt),
 	}
@@ -47,7 +48,7 @@ func (r clientRow) client() storage.Client {
 		ID: r.ID, SecretHash: r.SecretHash, Name: r.Name,
 		RedirectURIs: r.RedirectURIs, PostLogoutRedirectURIs: r.PostLogoutRedirectURIs,
 		GrantTypes: r.GrantTypes, ResponseTypes: r.ResponseTypes,
-		Scopes: r.Scopes, Audience: r.Audience,
+		Scopes: r.Scopes, Audience: r.Audience, WebOrigins: r.WebOrigins,
 		Public: r.Public, SkipConsent: r.SkipConsent,
 		CreatedAt: r.CreatedAt.Time, UpdatedAt: r.UpdatedAt.Time,
 	}

@@ -234,3 +234,38 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestClientWrittenByPreviousRelease inserts a client the way a replica of
+// the release before web origins does, without the column, as happens
+// during a rolling upgrade: the insert succeeds and reads back with none.
+func TestClientWrittenByPreviousRelease(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			dsn := d.empty(t)
+			s := open(t, dsn)
+			must(t, s.Migrate(t.Context()))
+			const insert = `INSERT INTO clients (id, secret_hash, name, redirect_uris, post_logout_redirect_uris,
+				grant_types, response_types, scopes, audience, public, skip_consent, created_at, updated_at)
+				VALUES ('old', '', 'Old', '[]', '[]', '[]', '[]', '[]', '[]', false, false, $1, $1)`
+			now := time.Now().UTC()
+			if d.name == "sqlite" {
+				db, err := sql.Open("sqlite", strings.TrimPrefix(dsn, "sqlite:"))
+				must(t, err)
+				defer db.Close()
+				_, err = db.ExecContext(t.Context(), insert, now.Format("2006-01-02 15:04:05.999999"))
+				must(t, err)
+			} else {
+				conn, err := pgx.Connect(t.Context(), dsn)
+				must(t, err)
+				defer conn.Close(context.Background())
+				_, err = conn.Exec(t.Context(), insert, now)
+				must(t, err)
+			}
+			c, err := s.GetClient(t.Context(), "old")
+			must(t, err)
+			if c.WebOrigins != nil {
+				t.Fatalf("WebOrigins = %q, want none", c.WebOrigins)
+			}
+		})
+	}
+}

@@ -22,6 +22,7 @@ func newClient(id string) storage.Client {
 		ResponseTypes:          []string{"code"},
 		Scopes:                 []string{"openid", "profile", "email"},
 		Audience:               []string{"https://api.example"},
+		WebOrigins:             []string{"https://app.example", "http://localhost:5173"},
 		SkipConsent:            true,
 		CreatedAt:              n,
 		UpdatedAt:              n.Add(time.Second),
@@ -33,7 +34,7 @@ func testClientCRUD(t *testing.T, s storage.Store) {
 	a := newClient("client-a")
 	b := newClient("client-b")
 	b.SecretHash, b.Public, b.SkipConsent = "", true, false
-	b.PostLogoutRedirectURIs, b.Audience = nil, nil
+	b.PostLogoutRedirectURIs, b.Audience, b.WebOrigins = nil, nil, nil
 
 	_, err := s.GetClient(ctx, a.ID)
 	mustIs(t, "get before create", err, storage.ErrNotFound)
@@ -72,11 +73,12 @@ func testClientUpdate(t *testing.T, s storage.Store) {
 	want := c
 	want.Name = "Renamed"
 	want.RedirectURIs = []string{"https://new.example/cb"}
+	want.WebOrigins = []string{"https://new.example"}
 	want.Public, want.SecretHash = true, ""
 	want.UpdatedAt = now().Add(3 * time.Second)
 	err := s.UpdateClient(ctx, c.ID, func(old storage.Client) (storage.Client, error) {
 		equal(t, "closure input", old, c)
-		old.Name, old.RedirectURIs = want.Name, want.RedirectURIs
+		old.Name, old.RedirectURIs, old.WebOrigins = want.Name, want.RedirectURIs, want.WebOrigins
 		old.Public, old.SecretHash, old.UpdatedAt = want.Public, want.SecretHash, want.UpdatedAt
 		return old, nil
 	})
