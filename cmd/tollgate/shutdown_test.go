@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -15,10 +16,10 @@ import (
 )
 
 // TestSIGTERMUnderLoad runs the real binary, loads it, and sends SIGTERM:
-// /readyz turns 503 while everything else keeps answering, requests in
-// flight finish, no client sees a 5xx or a broken connection, and the
-// process exits 0. Once it has stopped listening, connections are refused,
-// which a load balancer takes as "try another replica".
+// /readyz turns 503 at once while everything else keeps answering for the
+// shutdown delay; clients behave like a load balancer and stop sending once
+// they see it; requests in flight finish, no client sees a 5xx or a broken
+// connection, and the process exits 0.
 func TestSIGTERMUnderLoad(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "tollgate")
@@ -30,6 +31,8 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	issuer := "http://" + freeAddr(t)
 	cmd := exec.Command(bin, "serve", "--issuer", issuer)
 	cmd.Env = append(os.Environ(), "TOLLGATE_DATA_DIR="+filepath.Join(dir, "data"), "TOLLGATE_SHUTDOWN_DELAY=1s")
+	var output lockedBuffer
+	cmd.Stdout, cmd.Stderr = &output, &output
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +71,10 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 					resp.Body.Close()
 					switch {
 					case path == "/readyz" && resp.StatusCode == http.StatusServiceUnavailable:
+						// Like a load balancer, stop sending here once the
+						// replica says it is draining.
 						drained.Add(1)
+						return
 					case resp.StatusCode >= 500:
 						fail(path + ": " + resp.Status)
 					default:
@@ -95,6 +101,9 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	for _, f := range failures {
 		t.Error(f)
 	}
+	if t.Failed() {
+		t.Logf("tollgate's output:\n%s", output.String())
+	}
 	if served.Load() == 0 || drained.Load() == 0 {
 		t.Fatalf("served %d requests, saw /readyz 503 %d times; want both during the drain", served.Load(), drained.Load())
 	}
@@ -111,4 +120,22 @@ func waitReady(t *testing.T, issuer string) {
 		}
 	}
 	t.Fatal("tollgate did not become ready")
+}
+
+// lockedBuffer collects a process's output written from two pipes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
