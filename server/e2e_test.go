@@ -151,12 +151,7 @@ func TestRefreshReuseRevokesFamily(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		cfg := e.oauthConfig(confidentialID, confidentialKey)
-		a := newAuthRequest(cfg)
-		q := e.fullLogin(newBrowser(t), a)
-		tok, err := cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(a.verifier))
-		if err != nil {
-			t.Fatal(err)
-		}
+		tok := e.signIn(cfg)
 		next, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
 		if err != nil {
 			t.Fatal(err)
