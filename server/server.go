@@ -155,7 +155,16 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+// While draining, every answer closes its connection, so clients stop
+// reusing connections that shutdown would close under them. (Disabling
+// keep-alives on the http.Server instead would close idle connections at
+// once, under clients about to send on them.)
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		w.Header().Set("Connection", "close")
+	}
+	s.handler.ServeHTTP(w, r)
+}
 
 // MetricsHandler serves the Prometheus metrics, for a listener of their own
 // (Config.SeparateMetrics).

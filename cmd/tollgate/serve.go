@@ -108,9 +108,6 @@ func (a *app) serve(ctx context.Context, e *env, tracer trace.TracerProvider) er
 	// Stop taking new work where a load balancer can see it, keep serving
 	// while it notices, then let the requests in flight finish.
 	srv.Drain()
-	// Answers from now on close their connection, so clients stop reusing
-	// connections that Shutdown would otherwise close under them.
-	httpServer.SetKeepAlivesEnabled(false)
 	e.log.Info("draining", "delay", time.Duration(e.cfg.ShutdownDelay))
 	time.Sleep(time.Duration(e.cfg.ShutdownDelay))
 	e.log.Info("shutting down")
