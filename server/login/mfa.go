@@ -257,6 +257,16 @@ func withFactor(amr []string, factor string) []string {
 // resumes the pending request (or confirms the sign-in).
 func (h *Handler) finishSignIn(w http.ResponseWriter, r *http.Request, userID string, amr []string, handle string, p authflow.Pending) {
 	ctx := r.Context()
+	// The account may have been disabled or deleted since the password.
+	user, err := h.Store.GetUser(ctx, userID)
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && user.Disabled) {
+		h.errorPage(w, http.StatusBadRequest, "request_expired", "This sign-in has expired. Go back and sign in again.")
+		return
+	}
+	if err != nil {
+		h.unavailable(w, r, err)
+		return
+	}
 	sess, err := h.Sessions.Start(w, r, userID, amr)
 	if err != nil {
 		h.unavailable(w, r, err)
@@ -264,11 +274,6 @@ func (h *Handler) finishSignIn(w http.ResponseWriter, r *http.Request, userID st
 	}
 	h.Logger.InfoContext(ctx, "signed in", "user_id", userID, "client_id", p.ClientID, "amr", amr)
 	if handle == "" {
-		user, err := h.Store.GetUser(ctx, userID)
-		if err != nil {
-			h.unavailable(w, r, err)
-			return
-		}
 		h.Pages.Render(w, http.StatusOK, "signed_in", templates.SignedInPage{Email: user.Email})
 		return
 	}
