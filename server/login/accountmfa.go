@@ -48,16 +48,21 @@ func (h *Handler) accountSession(w http.ResponseWriter, r *http.Request) (storag
 }
 
 func (h *Handler) showAccountMFA(w http.ResponseWriter, r *http.Request) {
-	_, user, ok := h.accountSession(w, r)
+	sess, user, ok := h.accountSession(w, r)
 	if !ok {
 		return
 	}
-	page := templates.MFAAccountPage{Request: r.URL.Query().Get("request"), Disabled: r.URL.Query().Get("disabled") == "1"}
-	if page.Request != "" {
-		if _, ok := h.pending(w, r, page.Request); !ok {
+	page := templates.MFAAccountPage{Disabled: r.URL.Query().Get("disabled") == "1"}
+	if handle := r.URL.Query().Get("request"); handle != "" {
+		p, ok := h.pending(w, r, handle)
+		if !ok {
 			return
 		}
-		page.Required = true
+		// Only the session the authorization endpoint sent here continues
+		// the request after enrolling.
+		if p.SessionID == sess.ID {
+			page.Request, page.Required = handle, true
+		}
 	}
 	h.renderAccountMFA(w, r, http.StatusOK, user, page)
 }
@@ -105,6 +110,9 @@ func (h *Handler) confirmMFA(w http.ResponseWriter, r *http.Request) {
 	if handle != "" {
 		if p, ok = h.pending(w, r, handle); !ok {
 			return
+		}
+		if p.SessionID != sess.ID {
+			handle = ""
 		}
 	}
 	page := templates.MFAAccountPage{Request: handle, Required: handle != ""}
