@@ -14,12 +14,15 @@ import (
 	"github.com/tollgate/tollgate/templates"
 )
 
-// mountAccountMFA registers /account/mfa: the signed-in user sets up,
-// renews or turns off the second factor.
-func (h *Handler) mountAccountMFA(r *mux.Router) {
+// mountMFA registers the second factor's pages: /login/mfa, the code after
+// the password; /account/mfa, where the signed-in user sets up, renews or
+// turns off the second factor.
+func (h *Handler) mountMFA(r *mux.Router) {
 	if h.MFA == nil {
 		return
 	}
+	r.HandleFunc("/login/mfa", h.showSecondFactor).Methods(http.MethodGet)
+	r.HandleFunc("/login/mfa", h.submitSecondFactor).Methods(http.MethodPost)
 	r.HandleFunc("/account/mfa", h.showAccountMFA).Methods(http.MethodGet)
 	r.HandleFunc("/account/mfa", h.confirmMFA).Methods(http.MethodPost)
 	r.HandleFunc("/account/mfa/recovery-codes", h.regenerateRecoveryCodes).Methods(http.MethodPost)
