@@ -405,10 +405,19 @@ func TestMFAThrottling(t *testing.T) {
 		cfg := e.oauthConfig(confidentialID, confidentialKey)
 		b := newBrowser(t)
 		e.fullLogin(b, newAuthRequest(cfg))
+		before := newBrowser(t) // a session from before the enrollment
+		e.fullLogin(before, newAuthRequest(cfg))
 		secret, codes := e.enrollMFA(b)
 
 		attacker := newBrowser(t)
 		p := e.passwordStep(attacker, newAuthRequest(cfg))
+		// The form needs its CSRF token.
+		action, form := p.form(t, "code")
+		form.Del("csrf_token")
+		form.Set("code", totpAt(t, secret, 0))
+		if forged := attacker.post(action, form); forged.status != http.StatusForbidden {
+			t.Fatalf("a code without the CSRF token: %d", forged.status)
+		}
 		for _, guess := range []string{"000000", "111111", "222222", "333333", "444444"} {
 			if guess == totpAt(t, secret, 0) {
 				continue
@@ -423,6 +432,10 @@ func TestMFAThrottling(t *testing.T) {
 		_, other := e.mfaSignIn(newAuthRequest(cfg), codes[0])
 		if other.status != http.StatusTooManyRequests {
 			t.Fatalf("a recovery code in another browser during the lockout: %d", other.status)
+		}
+		// And a step-up from an older session.
+		if p := before.giveCode(before.get(newAuthRequest(cfg).url), right); p.status != http.StatusTooManyRequests {
+			t.Fatalf("a step-up during the lockout: %d", p.status)
 		}
 		time.Sleep(1100 * time.Millisecond)
 		a := newAuthRequest(cfg)
@@ -454,6 +467,29 @@ func TestMFASurvivesPasswordReset(t *testing.T) {
 		p := s.get(newAuthRequest(cfg).url)
 		if p = s.signIn(p, testEmail, newPassword); !strings.HasSuffix(p.url.Path, "/login/mfa") {
 			t.Fatalf("after a password reset, sign-in skipped the second factor: %d at %s", p.status, p.url)
+		}
+	})
+}
+
+// TestMFAAddressThrottling: wrong codes from one address add up across
+// accounts; past 50 the address waits, whatever account it tries.
+func TestMFAAddressThrottling(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		awayFromStepEdge()
+		cfg := e.oauthConfig(confidentialID, confidentialKey)
+		b := newBrowser(t)
+		e.fullLogin(b, newAuthRequest(cfg))
+		secret, _ := e.enrollMFA(b)
+		// 50 failures from this address against other accounts (counted
+		// as the server counts them).
+		for range 50 {
+			if _, err := e.store.RecordFailure(t.Context(), "mfa:address:127.0.0.1", time.Hour); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, p := e.mfaSignIn(newAuthRequest(cfg), totpAt(t, secret, 0))
+		if p.status != http.StatusTooManyRequests || p.header.Get("Retry-After") == "" {
+			t.Fatalf("the right code from a throttled address: %d", p.status)
 		}
 	})
 }
