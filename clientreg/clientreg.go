@@ -30,6 +30,7 @@ type Registration struct {
 	Scope                   string   `json:"scope,omitempty"`
 	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method,omitempty"`
 	SkipConsent             bool     `json:"skip_consent,omitempty"`
+	RequireMFA              bool     `json:"require_mfa,omitempty"`
 }
 
 // Defaults for what a registration leaves out.
@@ -118,7 +119,7 @@ func (r Registration) Build(now time.Time) (storage.Client, string, error) {
 	c := storage.Client{
 		ID: r.ClientID, Name: strings.TrimSpace(r.ClientName), RedirectURIs: r.RedirectURIs, PostLogoutRedirectURIs: r.PostLogoutRedirectURIs,
 		WebOrigins: origins, GrantTypes: grants, Scopes: strings.Fields(scope), Public: public, SkipConsent: r.SkipConsent,
-		CreatedAt: now, UpdatedAt: now,
+		CreatedAt: now, UpdatedAt: now, RequireMFA: r.RequireMFA,
 	}
 	if usesRedirects {
 		c.ResponseTypes = []string{"code"}
@@ -237,6 +238,7 @@ type View struct {
 	Scope                   string    `json:"scope"`
 	TokenEndpointAuthMethod string    `json:"token_endpoint_auth_method"`
 	SkipConsent             bool      `json:"skip_consent"`
+	RequireMFA              bool      `json:"require_mfa"`
 	CreatedAt               time.Time `json:"created_at"`
 	UpdatedAt               time.Time `json:"updated_at"`
 }
@@ -252,7 +254,7 @@ func ViewOf(c storage.Client) View {
 		RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs),
 		WebOrigins: nonNil(c.WebOrigins), GrantTypes: nonNil(c.GrantTypes), ResponseTypes: nonNil(c.ResponseTypes),
 		Scope: strings.Join(c.Scopes, " "), TokenEndpointAuthMethod: method,
-		SkipConsent: c.SkipConsent, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		SkipConsent: c.SkipConsent, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, RequireMFA: c.RequireMFA,
 	}
 }
 
@@ -263,6 +265,7 @@ func RegistrationOf(c storage.Client) Registration {
 	return Registration{
 		ClientID: c.ID, ClientName: c.Name, RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 		WebOrigins: c.WebOrigins, GrantTypes: c.GrantTypes, Scope: v.Scope, TokenEndpointAuthMethod: v.TokenEndpointAuthMethod, SkipConsent: c.SkipConsent,
+		RequireMFA: c.RequireMFA,
 	}
 }
 

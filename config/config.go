@@ -71,6 +71,9 @@ type Config struct {
 	// sign-in until the address is confirmed.
 	SignupEnabled        bool `yaml:"signup_enabled" env:"TOLLGATE_SIGNUP_ENABLED"`
 	RequireVerifiedEmail bool `yaml:"require_verified_email" env:"TOLLGATE_REQUIRE_VERIFIED_EMAIL"`
+	// MFARequired makes every user give a second factor at sign-in, and
+	// enroll one first if they have none.
+	MFARequired bool `yaml:"mfa_required" env:"TOLLGATE_MFA_REQUIRED"`
 
 	// SMTP delivery of email. Without smtp_host, the embedded default
 	// writes messages to files under data_dir/mail.

@@ -7,14 +7,10 @@ package keyring
 import (
 	"context"
 	"crypto"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -63,10 +59,10 @@ const (
 // Keyring loads, caches and rotates signing keys. It keeps one family of
 // keys (next, active, retired) per algorithm it is configured with.
 type Keyring struct {
-	store Store
-	aead  cipher.AEAD
-	now   func() time.Time
-	algs  []string
+	store  Store
+	sealer *Sealer
+	now    func() time.Time
+	algs   []string
 
 	mu       sync.Mutex
 	keys     []Key
@@ -84,22 +80,11 @@ func WithAlgorithms(algs ...string) Option {
 // New returns a keyring over store whose private keys are encrypted under a
 // key derived from the system secret.
 func New(store Store, systemSecret []byte, opts ...Option) (*Keyring, error) {
-	if len(systemSecret) < 32 {
-		return nil, errors.New("keyring: system secret shorter than 32 bytes")
-	}
-	encKey, err := hkdf.Key(sha256.New, systemSecret, nil, "tollgate signing-key encryption v1", 32)
+	sealer, err := NewSealer(systemSecret, "tollgate signing-key encryption v1")
 	if err != nil {
-		return nil, fmt.Errorf("keyring: derive key: %w", err)
+		return nil, err
 	}
-	block, err := aes.NewCipher(encKey)
-	if err != nil {
-		return nil, fmt.Errorf("keyring: %w", err)
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("keyring: %w", err)
-	}
-	r := &Keyring{store: store, aead: aead, now: time.Now, algs: []string{RS256}}
+	r := &Keyring{store: store, sealer: sealer, now: time.Now, algs: []string{RS256}}
 	for _, opt := range opts {
 		opt(r)
 	}
@@ -374,19 +359,11 @@ func (r *Keyring) create(ctx context.Context, alg string, state storage.KeyState
 // seal encrypts a private key, binding the ciphertext to its kid so that rows
 // cannot be swapped.
 func (r *Keyring) seal(plain []byte, kid string) ([]byte, error) {
-	nonce := make([]byte, r.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, fmt.Errorf("nonce: %w", err)
-	}
-	return r.aead.Seal(nonce, nonce, plain, []byte(kid)), nil
+	return r.sealer.Seal(plain, kid)
 }
 
 func (r *Keyring) decrypt(s storage.SigningKey) (Key, error) {
-	ns := r.aead.NonceSize()
-	if len(s.PrivateKey) < ns {
-		return Key{}, fmt.Errorf("keyring: key %s: ciphertext too short", s.ID)
-	}
-	der, err := r.aead.Open(nil, s.PrivateKey[:ns], s.PrivateKey[ns:], []byte(s.ID))
+	der, err := r.sealer.Open(s.PrivateKey, s.ID)
 	if err != nil {
 		return Key{}, fmt.Errorf("keyring: key %s does not decrypt: was the system secret changed?", s.ID)
 	}

@@ -40,6 +40,8 @@ type Config struct {
 	AccessTokenAlgorithm string
 	// AdminToken, when set, is a bootstrap bearer token for the admin API.
 	AdminToken string
+	// MFARequired makes every user give a second factor (see package mfa).
+	MFARequired bool
 	// SeparateMetrics keeps /metrics off the public router; the caller
 	// serves MetricsHandler on an address of its own.
 	SeparateMetrics bool
@@ -63,5 +65,6 @@ func FromConfig(c config.Config, secret []byte, hasher *passwords.Hasher, logger
 		RequireVerifiedEmail: c.RequireVerifiedEmail,
 		PasswordPolicy:       c.PasswordPolicy(),
 		AccessTokenAlgorithm: c.AccessTokenSigningAlg,
+		MFARequired:          c.MFARequired,
 	}
 }

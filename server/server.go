@@ -22,6 +22,7 @@ import (
 	"github.com/tollgate/tollgate/docs"
 
 	"github.com/tollgate/tollgate/keyring"
+	"github.com/tollgate/tollgate/mfa"
 	"github.com/tollgate/tollgate/passwords"
 	"github.com/tollgate/tollgate/server/admin"
 	"github.com/tollgate/tollgate/server/authflow"
@@ -93,6 +94,10 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	pending := authflow.New(store, pendingLifetime)
+	factors, err := mfa.New(store, cfg.Secret, issuer.Host)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	s := &Server{store: store, logger: cfg.Logger, metrics: metrics.New(store)}
 
 	root := mux.NewRouter()
@@ -103,7 +108,7 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 	protocol := &oauth.Handler{
 		Issuer: cfg.Issuer, Provider: provider, Signer: signer, Keys: keys, Store: store,
 		Sessions: sessions, Pending: pending, Pages: pages, Logger: cfg.Logger, Metrics: s.metrics,
-		SignupEnabled: signup,
+		SignupEnabled: signup, MFA: factors, MFARequired: cfg.MFARequired,
 	}
 	protocol.Mount(r)
 	(&login.Handler{
@@ -113,6 +118,7 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 			Mailer: cfg.Mailer, Mail: mails, Policy: cfg.PasswordPolicy,
 			Enabled: signup, RequireVerified: cfg.RequireVerifiedEmail,
 		},
+		MFA: factors,
 	}).Mount(r)
 	(&admin.Handler{
 		Store: store, Keys: keys, Passwords: cfg.Passwords, Policy: cfg.PasswordPolicy, Logger: cfg.Logger,

@@ -39,6 +39,9 @@ type Client struct {
 	SkipConsent bool
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+
+	// RequireMFA: every user signing in to this client gives a second factor.
+	RequireMFA bool
 }
 
 // User is a local account. ID is the stable OpenID subject.
@@ -260,6 +263,7 @@ type Store interface {
 	TokenStore
 	RevocationList
 	Throttle
+	MFAStore
 	Transactor
 	// Ping reports whether the backend answers.
 	Ping(ctx context.Context) error

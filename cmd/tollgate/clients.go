@@ -31,6 +31,7 @@ type clientFlags struct {
 	webOrigins                   []string
 	grantTypes                   []string
 	public, skipConsent          bool
+	requireMFA                   bool
 }
 
 func (a *app) clientsCommand() *cobra.Command {
@@ -66,6 +67,7 @@ func (a *app) clientsCommand() *cobra.Command {
 	fl.StringVar(&f.id, "id", "", "client ID (default generated)")
 	fl.StringVar(&f.secret, "secret", "", "client secret (default generated)")
 	fl.BoolVar(&f.skipConsent, "skip-consent", false, "do not ask users for consent (first-party clients)")
+	fl.BoolVar(&f.requireMFA, "require-mfa", false, "users signing in to this client must give a second factor (and enroll one if they have none)")
 
 	clients.AddCommand(create,
 		&cobra.Command{
@@ -109,6 +111,7 @@ func (f *clientFlags) registration() (clientreg.Registration, error) {
 		ClientID: f.id, ClientSecret: f.secret, ClientName: f.name, RedirectURIs: f.redirectURIs,
 		PostLogoutRedirectURIs: f.postLogoutURIs, WebOrigins: f.webOrigins, GrantTypes: f.grantTypes, Scope: f.scope, SkipConsent: f.skipConsent,
 	}
+	r.RequireMFA = f.requireMFA
 	if f.public {
 		r.TokenEndpointAuthMethod = clientreg.AuthNone
 	}

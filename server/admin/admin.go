@@ -53,6 +53,7 @@ type Store interface {
 	storage.ClientStore
 	storage.UserStore
 	storage.AccountRevoker
+	storage.MFAStore
 }
 
 // Handler serves the admin API. Its fields are its dependencies.
@@ -95,6 +96,7 @@ func (h *Handler) Mount(r *mux.Router) {
 	api.HandleFunc("/users/{id}/disable", h.setDisabled(true)).Methods(http.MethodPost)
 	api.HandleFunc("/users/{id}/enable", h.setDisabled(false)).Methods(http.MethodPost)
 	api.HandleFunc("/users/{id}/sign-out", h.signOutUser).Methods(http.MethodPost)
+	api.HandleFunc("/users/{id}/mfa/reset", h.resetMFA).Methods(http.MethodPost)
 	api.HandleFunc("/keys", h.listKeys).Methods(http.MethodGet)
 	api.HandleFunc("/keys/rotate", h.rotateKeys).Methods(http.MethodPost)
 	// The description is public: it holds no data, and tools fetch it

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/tollgate/tollgate/mfa"
 	"github.com/tollgate/tollgate/passwords"
 	"github.com/tollgate/tollgate/server/authflow"
 	"github.com/tollgate/tollgate/server/metrics"
@@ -43,6 +44,8 @@ type Handler struct {
 	Logger    *slog.Logger
 	Metrics   *metrics.Metrics
 	Accounts  Accounts
+	// MFA checks second factors; nil turns them off.
+	MFA *mfa.Factors
 }
 
 // Mount registers the pages on r.
@@ -56,6 +59,7 @@ func (h *Handler) Mount(r *mux.Router) {
 	r.HandleFunc("/forgot-password", h.submitForgotPassword).Methods(http.MethodPost)
 	r.HandleFunc("/reset-password", h.showResetPassword).Methods(http.MethodGet)
 	r.HandleFunc("/reset-password", h.submitResetPassword).Methods(http.MethodPost)
+	h.mountMFA(r)
 	r.HandleFunc("/consent", h.showConsent).Methods(http.MethodGet)
 	r.HandleFunc("/consent", h.submitConsent).Methods(http.MethodPost)
 	r.HandleFunc("/", h.showHome).Methods(http.MethodGet, http.MethodHead)
@@ -149,6 +153,14 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := h.Store.ResetAttempts(r.Context(), accountKey(email)); err != nil {
 		h.unavailable(w, r, err)
+		return
+	}
+	if need, err := h.needsSecondFactor(r.Context(), user.ID); err != nil || need {
+		if err != nil {
+			h.unavailable(w, r, err)
+			return
+		}
+		h.challengeSecondFactor(w, r, user.ID, handle, []string{"pwd"})
 		return
 	}
 	sess, err := h.Sessions.Start(w, r, user.ID, []string{"pwd"})

@@ -29,23 +29,33 @@ func backoff(n, free int) time.Duration {
 	return min(time.Second<<shift, maxBackoff)
 }
 
-func accountKey(email string) string { return "password:account:" + email }
-func addressKey(r *http.Request) string {
+func accountKey(email string) string    { return "password:account:" + email }
+func addressKey(r *http.Request) string { return "password:address:" + clientHost(r) }
+
+func clientHost(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	return "password:address:" + host
+	return host
+}
+
+// throttled is one counter and how many failures it allows for free.
+type throttled struct {
+	key  string
+	free int
 }
 
 // lockedFor reports how long the account or the address must still wait.
 // The email need not belong to an account, so the answer reveals nothing.
 func (h *Handler) lockedFor(ctx context.Context, r *http.Request, email string) (time.Duration, error) {
+	return h.waitFor(ctx, throttled{accountKey(email), freeAccountFailures}, throttled{addressKey(r), freeAddressFailures})
+}
+
+// waitFor reports the longest wait that any of the counters imposes.
+func (h *Handler) waitFor(ctx context.Context, counters ...throttled) (time.Duration, error) {
 	var wait time.Duration
-	for _, k := range []struct {
-		key  string
-		free int
-	}{{accountKey(email), freeAccountFailures}, {addressKey(r), freeAddressFailures}} {
+	for _, k := range counters {
 		a, err := h.Store.Attempts(ctx, k.key)
 		if err != nil {
 			return 0, err
@@ -60,7 +70,11 @@ func (h *Handler) lockedFor(ctx context.Context, r *http.Request, email string) 
 // recordFailure counts a failed password against the account and the
 // address. Every attempt counts, however many run in parallel.
 func (h *Handler) recordFailure(ctx context.Context, r *http.Request, email string) error {
-	for _, key := range []string{accountKey(email), addressKey(r)} {
+	return h.countFailure(ctx, accountKey(email), addressKey(r))
+}
+
+func (h *Handler) countFailure(ctx context.Context, keys ...string) error {
+	for _, key := range keys {
 		if _, err := h.Store.RecordFailure(ctx, key, forgetFailures); err != nil {
 			return err
 		}

@@ -125,6 +125,17 @@ func (h *Handler) handleAuthorize(w http.ResponseWriter, r *http.Request, handle
 	}
 
 	client := ar.GetClient().(oauthstore.Client)
+	if page, err := h.secondFactorPage(ctx, form, client, user, sess); err != nil || page != "" {
+		switch {
+		case err != nil:
+			h.unavailablePage(w, r, err)
+		case promptNone:
+			h.authorizeError(w, r, ar, fosite.ErrInteractionRequired.WithHint("The user must give a second factor."))
+		default:
+			h.sendTo(w, r, page, handle, pending, ar, requestedAt, sess.ID)
+		}
+		return
+	}
 	scopes := []string(ar.GetRequestedScopes())
 	consented := pending != nil && pending.Consented && hasSession && sess.ID == pending.SessionID
 	if !client.SkipConsent && !consented {

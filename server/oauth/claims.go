@@ -44,6 +44,7 @@ func (h *Handler) newSession(u storage.User, bs storage.Session, requestedAt tim
 		AuthenticationMethodsReferences: bs.AMR,
 		Extra:                           profileClaims(u, scopes),
 	}
+	s.DefaultSession.Claims.AuthenticationContextClassReference = acrOf(bs.AMR)
 	s.AccessClaims.Subject = u.ID
 	return s
 }

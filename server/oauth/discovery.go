@@ -2,6 +2,8 @@ package oauth
 
 import (
 	"net/http"
+
+	"github.com/tollgate/tollgate/mfa"
 )
 
 // discovery is the OpenID Provider metadata (OIDC Discovery §3, RFC 8414).
@@ -27,10 +29,11 @@ func (h *Handler) discovery(w http.ResponseWriter, r *http.Request) {
 		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
 		"scopes_supported":                              []string{"openid", "profile", "email", "offline_access"},
 		"claims_supported": []string{
-			"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr",
+			"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "acr",
 			"name", "picture", "updated_at", "email", "email_verified",
 		},
 		"prompt_values_supported":                        h.promptValues(),
+		"acr_values_supported":                           []string{mfa.ACR},
 		"authorization_response_iss_parameter_supported": true,
 		"claims_parameter_supported":                     false,
 		"request_parameter_supported":                    false,

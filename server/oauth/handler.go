@@ -42,6 +42,11 @@ type Handler struct {
 	Metrics  *metrics.Metrics
 	// SignupEnabled lets prompt=create send users to the sign-up page.
 	SignupEnabled bool
+	// MFA, when set, makes users with a second factor give it, and sends
+	// those without one to enroll when MFARequired, the client or the
+	// request's acr_values demand it.
+	MFA         MFAStatus
+	MFARequired bool
 }
 
 // Mount registers the endpoints on r. Those a browser app calls directly

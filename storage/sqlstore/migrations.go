@@ -208,6 +208,48 @@ var migrations = []migration{
 		postgres: []string{`ALTER TABLE clients ADD COLUMN web_origins TEXT NOT NULL DEFAULT '[]'`},
 		sqlite:   []string{`ALTER TABLE clients ADD COLUMN web_origins TEXT NOT NULL DEFAULT '[]'`},
 	},
+	{
+		// Second factors: TOTP secrets (sealed) and recovery codes (hashed).
+		// The client column's default keeps the previous release working.
+		version: 4,
+		name:    "multi-factor authentication",
+		postgres: []string{
+			`CREATE TABLE mfa (
+				user_id TEXT PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+				sealed_secret BYTEA NOT NULL,
+				confirmed BOOLEAN NOT NULL,
+				last_step BIGINT NOT NULL,
+				created_at TIMESTAMPTZ NOT NULL,
+				updated_at TIMESTAMPTZ NOT NULL
+			)`,
+			`CREATE TABLE recovery_codes (
+				user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+				code_hash TEXT NOT NULL,
+				used_at TIMESTAMPTZ,
+				created_at TIMESTAMPTZ NOT NULL,
+				PRIMARY KEY (user_id, code_hash)
+			)`,
+			`ALTER TABLE clients ADD COLUMN require_mfa BOOLEAN NOT NULL DEFAULT FALSE`,
+		},
+		sqlite: []string{
+			`CREATE TABLE mfa (
+				user_id TEXT PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+				sealed_secret BLOB NOT NULL,
+				confirmed BOOLEAN NOT NULL,
+				last_step INTEGER NOT NULL,
+				created_at DATETIME NOT NULL,
+				updated_at DATETIME NOT NULL
+			)`,
+			`CREATE TABLE recovery_codes (
+				user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+				code_hash TEXT NOT NULL,
+				used_at DATETIME,
+				created_at DATETIME NOT NULL,
+				PRIMARY KEY (user_id, code_hash)
+			)`,
+			`ALTER TABLE clients ADD COLUMN require_mfa BOOLEAN NOT NULL DEFAULT 0`,
+		},
+	},
 }
 
 // SchemaVersion is the schema version this binary needs.

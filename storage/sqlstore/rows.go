@@ -26,6 +26,7 @@ type clientRow struct {
 	WebOrigins             stringList `gorm:"column:web_origins"`
 	Public                 bool       `gorm:"column:public"`
 	SkipConsent            bool       `gorm:"column:skip_consent"`
+	RequireMFA             bool       `gorm:"column:require_mfa"`
 	CreatedAt              utcTime    `gorm:"column:created_at;autoCreateTime:false"`
 	UpdatedAt              utcTime    `gorm:"column:updated_at;autoUpdateTime:false"`
 }
@@ -38,7 +39,7 @@ func clientToRow(c storage.Client) clientRow {
 		RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 		GrantTypes: c.GrantTypes, ResponseTypes: c.ResponseTypes,
 		Scopes: c.Scopes, Audience: c.Audience, WebOrigins: c.WebOrigins,
-		Public: c.Public, SkipConsent: c.SkipConsent,
+		Public: c.Public, SkipConsent: c.SkipConsent, RequireMFA: c.RequireMFA,
 		CreatedAt: utc(c.CreatedAt), UpdatedAt: utc(c.UpdatedAt),
 	}
 }
@@ -49,7 +50,7 @@ func (r clientRow) client() storage.Client {
 		RedirectURIs: r.RedirectURIs, PostLogoutRedirectURIs: r.PostLogoutRedirectURIs,
 		GrantTypes: r.GrantTypes, ResponseTypes: r.ResponseTypes,
 		Scopes: r.Scopes, Audience: r.Audience, WebOrigins: r.WebOrigins,
-		Public: r.Public, SkipConsent: r.SkipConsent,
+		Public: r.Public, SkipConsent: r.SkipConsent, RequireMFA: r.RequireMFA,
 		CreatedAt: r.CreatedAt.Time, UpdatedAt: r.UpdatedAt.Time,
 	}
 }

@@ -34,6 +34,7 @@ func testClientCRUD(t *testing.T, s storage.Store) {
 	a := newClient("client-a")
 	b := newClient("client-b")
 	b.SecretHash, b.Public, b.SkipConsent = "", true, false
+	b.RequireMFA = true // round-trips (migration 4)
 	b.PostLogoutRedirectURIs, b.Audience, b.WebOrigins = nil, nil, nil
 
 	_, err := s.GetClient(ctx, a.ID)
