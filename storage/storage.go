@@ -260,6 +260,7 @@ type Store interface {
 	TokenStore
 	RevocationList
 	Throttle
+	IdentityStore
 	Transactor
 	// Ping reports whether the backend answers.
 	Ping(ctx context.Context) error

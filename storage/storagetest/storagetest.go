@@ -45,6 +45,7 @@ var subtests = []subtest{
 	{"DeleteExpiredRevocations", testDeleteExpiredRevocations},
 	{"Throttle", testThrottle},
 	{"ThrottleForgets", testThrottleForgets},
+	{"Identity", testIdentity},
 	{"TxCommit", testTxCommit},
 	{"TxRollback", testTxRollback},
 	{"TxUpdate", testTxUpdate},
