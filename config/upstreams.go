@@ -73,6 +73,8 @@ func (c Config) validateUpstreams(bad func(key string, value any, want string)) 
 		key := func(k string) string { return fmt.Sprintf("upstreams[%d].%s", i, k) }
 		if !upstreamID.MatchString(u.ID) {
 			bad(key("id"), u.ID, "want 1 to 32 lower-case letters, digits, - or _")
+		} else if u.ID == "link" {
+			bad(key("id"), u.ID, "want another id: link is a page of its own")
 		} else if seen[u.ID] {
 			bad(key("id"), u.ID, "want a different id for each upstream")
 		}

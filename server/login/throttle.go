@@ -41,29 +41,11 @@ func addressKey(r *http.Request) string {
 // lockedFor reports how long the account or the address must still wait.
 // The email need not belong to an account, so the answer reveals nothing.
 func (h *Handler) lockedFor(ctx context.Context, r *http.Request, email string) (time.Duration, error) {
-	var wait time.Duration
-	for _, k := range []struct {
-		key  string
-		free int
-	}{{accountKey(email), freeAccountFailures}, {addressKey(r), freeAddressFailures}} {
-		a, err := h.Store.Attempts(ctx, k.key)
-		if err != nil {
-			return 0, err
-		}
-		if until := time.Until(a.LastFailure.Add(backoff(a.Failures, k.free))); until > wait {
-			wait = until
-		}
-	}
-	return wait, nil
+	return PasswordWait(ctx, h.Store, r, email)
 }
 
 // recordFailure counts a failed password against the account and the
 // address. Every attempt counts, however many run in parallel.
 func (h *Handler) recordFailure(ctx context.Context, r *http.Request, email string) error {
-	for _, key := range []string{accountKey(email), addressKey(r)} {
-		if _, err := h.Store.RecordFailure(ctx, key, forgetFailures); err != nil {
-			return err
-		}
-	}
-	return nil
+	return RecordPasswordFailure(ctx, h.Store, r, email)
 }
