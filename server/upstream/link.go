@@ -134,7 +134,7 @@ func (h *Handler) submitLink(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Logger.InfoContext(ctx, "upstream identity linked with the account's password", "upstream", p.cfg.ID, "user_id", user.ID)
 	// The user proved both: the upstream account and the password.
-	h.complete(w, r, p, user, pl.Request, append(pl.AMR, "pwd"))
+	h.complete(w, r, p, user, pl.Request, fedAMR(append(pl.AMR, "pwd")))
 }
 
 // finishAccountLink links the upstream account to the signed-in user who
