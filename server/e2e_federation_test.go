@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"golang.org/x/net/html"
 	"golang.org/x/oauth2"
 
+	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/keyring"
 	"github.com/tollgate/tollgate/passwords"
 	"github.com/tollgate/tollgate/server"
@@ -763,4 +765,22 @@ func (f *fakeIssuer) token(w http.ResponseWriter, r *http.Request) {
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// The configuration file's upstreams reach the server, presets applied.
+func TestFederationFromConfig(t *testing.T) {
+	path := t.TempDir() + "/tollgate.yaml"
+	body := "upstreams:\n  - {preset: google, client_id: id.apps.googleusercontent.com, client_secret: s}\n  - {id: corp, issuer: 'https://sso.corp.example', client_id: c, client_secret: s, trusted_email: true}\n"
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := server.FromConfig(c, nil, nil, nil).Upstreams
+	if len(got) != 2 || got[0].ID != "google" || got[0].Issuer != "https://accounts.google.com" || got[0].Name != "Google" ||
+		got[1].ID != "corp" || got[1].Name != "corp" || !got[1].TrustedEmail || !slices.Contains(got[1].Scopes, "openid") {
+		t.Fatalf("upstreams: %+v", got)
+	}
 }

@@ -83,13 +83,13 @@ func (h *Handler) cookieName() string {
 // when it has none. One value per browser lets sign-ins in several tabs
 // run side by side; each stays single use through its own record.
 func (h *Handler) binding(w http.ResponseWriter, r *http.Request) (string, error) {
+	v := ""
 	if c, err := r.Cookie(h.cookieName()); err == nil && len(c.Value) >= 32 {
-		return hashValue(c.Value), nil
-	}
-	v, err := randomValue()
-	if err != nil {
+		v = c.Value
+	} else if v, err = randomValue(); err != nil {
 		return "", err
 	}
+	// Set again even when present: it must outlive the record made now.
 	// Lax: the browser sends it on the top-level redirect back from the
 	// upstream, which is a cross-site navigation.
 	http.SetCookie(w, &http.Cookie{
