@@ -1,9 +1,11 @@
 package upstream
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/tollgate/tollgate/storage"
 	"github.com/tollgate/tollgate/templates"
@@ -119,34 +121,60 @@ func (h *Handler) unlinkIdentity(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	list, err := h.Store.ListUserIdentities(ctx, user.ID)
-	if err != nil {
-		h.unavailable(w, r, err)
-		return
-	}
-	id := r.PostFormValue("identity")
-	var found *storage.Identity
-	for i := range list {
-		if list[i].ID == id {
-			found = &list[i]
-		}
-	}
+	removed, err := h.unlink(ctx, user.ID, r.PostFormValue("identity"))
 	switch {
-	case found == nil:
+	case errors.Is(err, storage.ErrNotFound):
 		h.identitiesPage(w, r, http.StatusNotFound, user, templates.IdentitiesPage{Error: "That sign-in method is not linked to your account."})
-		return
-	case !canUnlink(user, list):
-		h.Logger.InfoContext(ctx, "unlink refused: last way in", "user_id", user.ID, "upstream", found.Upstream)
+	case errors.Is(err, errLastWayIn):
+		h.Logger.InfoContext(ctx, "unlink refused: last way in", "user_id", user.ID)
 		h.identitiesPage(w, r, http.StatusConflict, user, templates.IdentitiesPage{
 			Error: "This is your only way to sign in. Set a password or link another provider first.",
 		})
-		return
-	}
-	err = h.Store.DeleteIdentity(ctx, user.ID, found.ID)
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+	case err != nil:
 		h.unavailable(w, r, err)
-		return
+	default:
+		h.Logger.InfoContext(ctx, "upstream identity unlinked", "user_id", user.ID, "upstream", removed.Upstream)
+		http.Redirect(w, r, h.Issuer+"/account/identities?unlinked="+url.QueryEscape(removed.Upstream), http.StatusSeeOther)
 	}
-	h.Logger.InfoContext(ctx, "upstream identity unlinked", "user_id", user.ID, "upstream", found.Upstream)
-	http.Redirect(w, r, h.Issuer+"/account/identities?unlinked="+url.QueryEscape(found.Upstream), http.StatusSeeOther)
+}
+
+var errLastWayIn = errors.New("upstream: the last way into the account")
+
+// unlink deletes the user's identity id in one transaction holding the
+// user's row, so that two unlinks at once cannot both see another way in
+// and together remove the last one.
+func (h *Handler) unlink(ctx context.Context, userID, id string) (storage.Identity, error) {
+	tx, err := h.Store.BeginTx(ctx)
+	if err != nil {
+		return storage.Identity{}, err
+	}
+	removed, err := func() (storage.Identity, error) {
+		var user storage.User
+		err := h.Store.UpdateUser(tx, userID, func(u storage.User) (storage.User, error) {
+			user = u
+			return u, nil
+		})
+		if err != nil {
+			return storage.Identity{}, err
+		}
+		list, err := h.Store.ListUserIdentities(tx, userID)
+		if err != nil {
+			return storage.Identity{}, err
+		}
+		i := slices.IndexFunc(list, func(i storage.Identity) bool { return i.ID == id })
+		switch {
+		case i < 0:
+			return storage.Identity{}, storage.ErrNotFound
+		case !canUnlink(user, list):
+			return storage.Identity{}, errLastWayIn
+		}
+		return list[i], h.Store.DeleteIdentity(tx, userID, id)
+	}()
+	if err != nil {
+		if rbErr := h.Store.Rollback(tx); rbErr != nil {
+			return storage.Identity{}, errors.Join(err, rbErr)
+		}
+		return storage.Identity{}, err
+	}
+	return removed, h.Store.Commit(tx)
 }
