@@ -745,6 +745,11 @@ func (f *fakeIssuer) token(w http.ResponseWriter, r *http.Request) {
 		claims["aud"] = "someone-else"
 	case "expired":
 		claims["iat"], claims["exp"] = now.Add(-2*time.Hour).Unix(), now.Add(-time.Hour).Unix()
+	case "renamed":
+		// A provider with claims of its own names, and a string boolean.
+		delete(claims, "email")
+		claims["mail"], claims["email_verified"], claims["display_name"] = "Renamed@Fake.example", "true", "Renée Named"
+		claims["amr"] = []string{"hwk", "mfa"}
 	}
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: "k1"}},
 		(&jose.SignerOptions{}).WithType("JWT"))
@@ -782,5 +787,26 @@ func TestFederationFromConfig(t *testing.T) {
 	if len(got) != 2 || got[0].ID != "google" || got[0].Issuer != "https://accounts.google.com" || got[0].Name != "Google" ||
 		got[1].ID != "corp" || got[1].Name != "corp" || !got[1].TrustedEmail || !slices.Contains(got[1].Scopes, "openid") {
 		t.Fatalf("upstreams: %+v", got)
+	}
+}
+
+// The claims mapping reads an upstream's own claim names; the upstream's
+// amr follows ours.
+func TestFederationClaimsMapping(t *testing.T) {
+	fake := newFakeIssuer(t)
+	fake.setMode("renamed")
+	e := newEnvWith(t, "sqlite", testbackend.SQLite(t), keyring.RS256, func(c *server.Config) {
+		c.Upstreams = []upstream.Config{{ID: "fake", Name: "Fake IdP", Issuer: fake.server.URL,
+			ClientID: fakeClientID, ClientSecret: fakeClientSecret, Scopes: []string{"openid"},
+			Claims: map[string]string{"email": "mail", "name": "display_name"}}}
+	})
+	cfg := e.oauthConfig(publicID, "")
+	a := newAuthRequest(cfg, oauth2.SetAuthURLParam("upstream", "fake"))
+	b, _ := fedBrowser(t)
+	f := &fed{t: t, down: e}
+	claims := f.idToken(cfg, a, b.get(a.url))
+	if claims["email"] != "renamed@fake.example" || claims["email_verified"] != true || claims["name"] != "Renée Named" ||
+		!slices.Equal(amrOf(claims), []string{"fed", "hwk", "mfa"}) {
+		t.Fatalf("claims %v", claims)
 	}
 }
