@@ -96,6 +96,10 @@ type Config struct {
 	Argon2MemoryKiB   uint32 `yaml:"argon2_memory_kib" env:"TOLLGATE_ARGON2_MEMORY_KIB"`
 	Argon2Iterations  uint32 `yaml:"argon2_iterations" env:"TOLLGATE_ARGON2_ITERATIONS"`
 	Argon2Parallelism uint8  `yaml:"argon2_parallelism" env:"TOLLGATE_ARGON2_PARALLELISM"`
+
+	// Upstreams are the OpenID Providers users may sign in with
+	// (federation, see upstreams.go); file only.
+	Upstreams []Upstream `yaml:"upstreams"`
 }
 
 // Duration is a time.Duration written as "1h", "30m", "720h".
@@ -178,6 +182,7 @@ func (c *Config) fillDerived() {
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = "sqlite:" + filepath.Join(c.DataDir, "tollgate.db")
 	}
+	c.fillUpstreams()
 }
 
 // EmbeddedDatabase reports whether the configuration runs on a SQLite file.
@@ -280,6 +285,7 @@ func (c Config) Validate() error {
 	if c.Argon2Parallelism < 1 {
 		bad("argon2_parallelism", c.Argon2Parallelism, "want at least 1")
 	}
+	c.validateUpstreams(bad)
 	return errors.Join(errs...)
 }
 

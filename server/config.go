@@ -10,6 +10,7 @@ import (
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/mailer"
 	"github.com/tollgate/tollgate/passwords"
+	"github.com/tollgate/tollgate/server/upstream"
 )
 
 // Config is the runtime configuration of the HTTP server: plain values that
@@ -45,6 +46,8 @@ type Config struct {
 	// SeparateMetrics keeps /metrics off the public router; the caller
 	// serves MetricsHandler on an address of its own.
 	SeparateMetrics bool
+	// Upstreams are the OpenID Providers users may sign in with.
+	Upstreams []upstream.Config
 }
 
 // FromConfig derives the runtime configuration from the file format.
@@ -66,5 +69,18 @@ func FromConfig(c config.Config, secret []byte, hasher *passwords.Hasher, logger
 		PasswordPolicy:       c.PasswordPolicy(),
 		AccessTokenAlgorithm: c.AccessTokenSigningAlg,
 		MFARequired:          c.MFARequired,
+		Upstreams:            upstreams(c.Upstreams),
 	}
+}
+
+// upstreams converts the configured upstreams (presets already applied).
+func upstreams(in []config.Upstream) []upstream.Config {
+	var out []upstream.Config
+	for _, u := range in {
+		out = append(out, upstream.Config{
+			ID: u.ID, Name: u.Name, Issuer: u.Issuer, ClientID: u.ClientID, ClientSecret: u.ClientSecret,
+			Scopes: u.Scopes, Claims: u.Claims, TrustedEmail: u.TrustedEmail,
+		})
+	}
+	return out
 }

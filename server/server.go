@@ -31,6 +31,7 @@ import (
 	"github.com/tollgate/tollgate/server/metrics"
 	"github.com/tollgate/tollgate/server/oauth"
 	"github.com/tollgate/tollgate/server/session"
+	"github.com/tollgate/tollgate/server/upstream"
 	"github.com/tollgate/tollgate/static"
 	"github.com/tollgate/tollgate/storage"
 	"github.com/tollgate/tollgate/storage/oauthstore"
@@ -111,6 +112,11 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 		SignupEnabled: signup, MFA: factors, MFARequired: cfg.MFARequired,
 	}
 	protocol.Mount(r)
+	federation := upstream.New(upstream.Handler{
+		Issuer: cfg.Issuer, Store: store, Sessions: sessions, Pending: pending, Passwords: cfg.Passwords,
+		Pages: pages, Logger: cfg.Logger, Metrics: s.metrics, Secure: issuer.Scheme == "https",
+	}, cfg.Upstreams)
+	federation.Mount(r)
 	(&login.Handler{
 		Issuer: cfg.Issuer, Store: store, Sessions: sessions, Pending: pending,
 		Passwords: cfg.Passwords, Pages: pages, Logger: cfg.Logger, Metrics: s.metrics,
@@ -118,7 +124,8 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 			Mailer: cfg.Mailer, Mail: mails, Policy: cfg.PasswordPolicy,
 			Enabled: signup, RequireVerified: cfg.RequireVerifiedEmail,
 		},
-		MFA: factors,
+		MFA:       factors,
+		Upstreams: federation.Buttons(),
 	}).Mount(r)
 	(&admin.Handler{
 		Store: store, Keys: keys, Passwords: cfg.Passwords, Policy: cfg.PasswordPolicy, Logger: cfg.Logger,

@@ -264,6 +264,7 @@ type Store interface {
 	RevocationList
 	Throttle
 	MFAStore
+	IdentityStore
 	Transactor
 	// Ping reports whether the backend answers.
 	Ping(ctx context.Context) error

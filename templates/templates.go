@@ -36,6 +36,7 @@ type LoginPage struct {
 	Throttled     bool // too many failures: wait before trying again
 	SignupEnabled bool
 	ResetEnabled  bool
+	Upstreams     []UpstreamButton // "Continue with …" buttons
 }
 
 // SignupPage is the account creation form; Error and Field say what to fix.

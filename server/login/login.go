@@ -46,6 +46,8 @@ type Handler struct {
 	Accounts  Accounts
 	// MFA checks second factors; nil turns them off.
 	MFA *mfa.Factors
+	// Upstreams are the "Continue with …" buttons (server/upstream).
+	Upstreams []templates.UpstreamButton
 }
 
 // Mount registers the pages on r.
@@ -90,6 +92,11 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
 	if handle != "" {
 		p, ok := h.pending(w, r, handle)
 		if !ok {
+			return
+		}
+		// upstream=ID on the authorization request goes straight there.
+		if id := p.Query.Get("upstream"); id != "" && h.hasUpstream(id) {
+			http.Redirect(w, r, h.Issuer+"/login/upstream/"+url.PathEscape(id)+"?request="+url.QueryEscape(handle), http.StatusSeeOther)
 			return
 		}
 		data.ClientName = h.clientName(r, p.ClientID)
@@ -227,7 +234,17 @@ func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int
 	data.CSRFToken = token
 	data.SignupEnabled = h.Accounts.Enabled
 	data.ResetEnabled = h.Accounts.Mailer != nil
+	data.Upstreams = h.Upstreams
 	h.Pages.Render(w, status, "login", data)
+}
+
+func (h *Handler) hasUpstream(id string) bool {
+	for _, u := range h.Upstreams {
+		if u.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // pending loads a pending authorization request or renders why it cannot.

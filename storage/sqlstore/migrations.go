@@ -250,6 +250,40 @@ var migrations = []migration{
 			`ALTER TABLE clients ADD COLUMN require_mfa BOOLEAN NOT NULL DEFAULT 0`,
 		},
 	},
+	{
+		// Federation: upstream accounts linked to local users, keyed by the
+		// upstream's (issuer, subject).
+		version: 5,
+		name:    "upstream identities",
+		postgres: []string{
+			`CREATE TABLE identities (
+				id TEXT PRIMARY KEY,
+				user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+				upstream TEXT NOT NULL,
+				issuer TEXT NOT NULL,
+				subject TEXT NOT NULL,
+				email TEXT NOT NULL,
+				created_at TIMESTAMPTZ NOT NULL,
+				last_used_at TIMESTAMPTZ NOT NULL,
+				UNIQUE (issuer, subject)
+			)`,
+			`CREATE INDEX identities_user_id ON identities (user_id)`,
+		},
+		sqlite: []string{
+			`CREATE TABLE identities (
+				id TEXT PRIMARY KEY,
+				user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+				upstream TEXT NOT NULL,
+				issuer TEXT NOT NULL,
+				subject TEXT NOT NULL,
+				email TEXT NOT NULL,
+				created_at DATETIME NOT NULL,
+				last_used_at DATETIME NOT NULL,
+				UNIQUE (issuer, subject)
+			)`,
+			`CREATE INDEX identities_user_id ON identities (user_id)`,
+		},
+	},
 }
 
 // SchemaVersion is the schema version this binary needs.

@@ -48,6 +48,7 @@ var subtests = []subtest{
 	{"MFA", testMFA},
 	{"MFAStepReplay", testMFAStepReplay},
 	{"RecoveryCodes", testRecoveryCodes},
+	{"Identity", testIdentity},
 	{"TxCommit", testTxCommit},
 	{"TxRollback", testTxRollback},
 	{"TxUpdate", testTxUpdate},
