@@ -5,6 +5,7 @@ package storage
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -50,8 +51,11 @@ type User struct {
 	Picture       string
 	PasswordHash  string // PHC-formatted argon2id; empty when the user has no password
 	Disabled      bool
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// Preferences is a JSON object the user keeps for their applications
+	// (locale, theme, ...); nil when there are none.
+	Preferences json.RawMessage
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // Session is a browser session at the hosted pages. ID is a hash of the
@@ -63,6 +67,9 @@ type Session struct {
 	AMR       []string
 	ExpiresAt time.Time
 	CreatedAt time.Time
+	// UserAgent is the browser's User-Agent when the session started, so
+	// that its owner can tell their sessions apart.
+	UserAgent string
 }
 
 // Consent remembers the scopes a user granted to a client.
@@ -255,6 +262,7 @@ type Store interface {
 	ClientStore
 	UserStore
 	SessionStore
+	AccountStore
 	ConsentStore
 	KeyStore
 	TokenStore

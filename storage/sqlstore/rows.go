@@ -55,15 +55,16 @@ func (r clientRow) client() storage.Client {
 }
 
 type userRow struct {
-	ID            string  `gorm:"column:id;primaryKey"`
-	Email         *string `gorm:"column:email"` // NULL when the user has none
-	EmailVerified bool    `gorm:"column:email_verified"`
-	Name          string  `gorm:"column:name"`
-	Picture       string  `gorm:"column:picture"`
-	PasswordHash  string  `gorm:"column:password_hash"`
-	Disabled      bool    `gorm:"column:disabled"`
-	CreatedAt     utcTime `gorm:"column:created_at;autoCreateTime:false"`
-	UpdatedAt     utcTime `gorm:"column:updated_at;autoUpdateTime:false"`
+	ID            string     `gorm:"column:id;primaryKey"`
+	Email         *string    `gorm:"column:email"` // NULL when the user has none
+	EmailVerified bool       `gorm:"column:email_verified"`
+	Name          string     `gorm:"column:name"`
+	Picture       string     `gorm:"column:picture"`
+	PasswordHash  string     `gorm:"column:password_hash"`
+	Disabled      bool       `gorm:"column:disabled"`
+	Preferences   jsonObject `gorm:"column:preferences"`
+	CreatedAt     utcTime    `gorm:"column:created_at;autoCreateTime:false"`
+	UpdatedAt     utcTime    `gorm:"column:updated_at;autoUpdateTime:false"`
 }
 
 func (userRow) TableName() string { return "users" }
@@ -71,7 +72,7 @@ func (userRow) TableName() string { return "users" }
 func userToRow(u storage.User) userRow {
 	r := userRow{
 		ID: u.ID, EmailVerified: u.EmailVerified, Name: u.Name, Picture: u.Picture,
-		PasswordHash: u.PasswordHash, Disabled: u.Disabled,
+		PasswordHash: u.PasswordHash, Disabled: u.Disabled, Preferences: jsonObject(u.Preferences),
 		CreatedAt: utc(u.CreatedAt), UpdatedAt: utc(u.UpdatedAt),
 	}
 	if e := normalizeEmail(u.Email); e != "" {
@@ -83,7 +84,7 @@ func userToRow(u storage.User) userRow {
 func (r userRow) user() storage.User {
 	u := storage.User{
 		ID: r.ID, EmailVerified: r.EmailVerified, Name: r.Name, Picture: r.Picture,
-		PasswordHash: r.PasswordHash, Disabled: r.Disabled,
+		PasswordHash: r.PasswordHash, Disabled: r.Disabled, Preferences: json.RawMessage(r.Preferences),
 		CreatedAt: r.CreatedAt.Time, UpdatedAt: r.UpdatedAt.Time,
 	}
 	if r.Email != nil {
@@ -99,6 +100,7 @@ type sessionRow struct {
 	AMR       stringList `gorm:"column:amr"`
 	ExpiresAt utcTime    `gorm:"column:expires_at"`
 	CreatedAt utcTime    `gorm:"column:created_at;autoCreateTime:false"`
+	UserAgent string     `gorm:"column:user_agent"`
 }
 
 func (sessionRow) TableName() string { return "sessions" }
@@ -106,14 +108,14 @@ func (sessionRow) TableName() string { return "sessions" }
 func sessionToRow(s storage.Session) sessionRow {
 	return sessionRow{
 		ID: s.ID, UserID: s.UserID, AuthTime: utc(s.AuthTime), AMR: s.AMR,
-		ExpiresAt: utc(s.ExpiresAt), CreatedAt: utc(s.CreatedAt),
+		ExpiresAt: utc(s.ExpiresAt), CreatedAt: utc(s.CreatedAt), UserAgent: s.UserAgent,
 	}
 }
 
 func (r sessionRow) session() storage.Session {
 	return storage.Session{
 		ID: r.ID, UserID: r.UserID, AuthTime: r.AuthTime.Time, AMR: r.AMR,
-		ExpiresAt: r.ExpiresAt.Time, CreatedAt: r.CreatedAt.Time,
+		ExpiresAt: r.ExpiresAt.Time, CreatedAt: r.CreatedAt.Time, UserAgent: r.UserAgent,
 	}
 }
 
@@ -292,4 +294,33 @@ func (t *utcTime) parse(s string) error {
 		}
 	}
 	return fmt.Errorf("scan time: unexpected layout %q", s)
+}
+
+// jsonObject is a JSON object stored as text, "{}" when empty; an empty
+// object reads back as nil.
+type jsonObject []byte
+
+func (o jsonObject) Value() (driver.Value, error) {
+	if len(o) == 0 {
+		return "{}", nil
+	}
+	return string(o), nil
+}
+
+func (o *jsonObject) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case nil:
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = append([]byte(nil), v...)
+	default:
+		return fmt.Errorf("scan JSON object: unexpected %T", src)
+	}
+	if s := string(b); s == "" || s == "{}" {
+		b = nil
+	}
+	*o = b
+	return nil
 }
