@@ -36,6 +36,9 @@ type LoginPage struct {
 	Throttled     bool // too many failures: wait before trying again
 	SignupEnabled bool
 	ResetEnabled  bool
+	// Next is a page of Tollgate's own (such as /account) to return to
+	// after a sign-in that no application asked for.
+	Next string
 }
 
 // SignupPage is the account creation form; Error and Field say what to fix.
