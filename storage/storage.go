@@ -51,11 +51,12 @@ type User struct {
 	Picture       string
 	PasswordHash  string // PHC-formatted argon2id; empty when the user has no password
 	Disabled      bool
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+
 	// Preferences is a JSON object the user keeps for their applications
 	// (locale, theme, ...); nil when there are none.
 	Preferences json.RawMessage
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
 }
 
 // Session is a browser session at the hosted pages. ID is a hash of the

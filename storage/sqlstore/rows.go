@@ -55,16 +55,18 @@ func (r clientRow) client() storage.Client {
 }
 
 type userRow struct {
-	ID            string     `gorm:"column:id;primaryKey"`
-	Email         *string    `gorm:"column:email"` // NULL when the user has none
-	EmailVerified bool       `gorm:"column:email_verified"`
-	Name          string     `gorm:"column:name"`
-	Picture       string     `gorm:"column:picture"`
-	PasswordHash  string     `gorm:"column:password_hash"`
-	Disabled      bool       `gorm:"column:disabled"`
-	Preferences   jsonObject `gorm:"column:preferences"`
-	CreatedAt     utcTime    `gorm:"column:created_at;autoCreateTime:false"`
-	UpdatedAt     utcTime    `gorm:"column:updated_at;autoUpdateTime:false"`
+	ID            string  `gorm:"column:id;primaryKey"`
+	Email         *string `gorm:"column:email"` // NULL when the user has none
+	EmailVerified bool    `gorm:"column:email_verified"`
+	Name          string  `gorm:"column:name"`
+	Picture       string  `gorm:"column:picture"`
+	PasswordHash  string  `gorm:"column:password_hash"`
+	Disabled      bool    `gorm:"column:disabled"`
+	CreatedAt     utcTime `gorm:"column:created_at;autoCreateTime:false"`
+	UpdatedAt     utcTime `gorm:"column:updated_at;autoUpdateTime:false"`
+
+	// Migration 7.
+	Preferences jsonObject `gorm:"column:preferences"`
 }
 
 func (userRow) TableName() string { return "users" }
@@ -72,9 +74,10 @@ func (userRow) TableName() string { return "users" }
 func userToRow(u storage.User) userRow {
 	r := userRow{
 		ID: u.ID, EmailVerified: u.EmailVerified, Name: u.Name, Picture: u.Picture,
-		PasswordHash: u.PasswordHash, Disabled: u.Disabled, Preferences: jsonObject(u.Preferences),
+		PasswordHash: u.PasswordHash, Disabled: u.Disabled,
 		CreatedAt: utc(u.CreatedAt), UpdatedAt: utc(u.UpdatedAt),
 	}
+	r.Preferences = jsonObject(u.Preferences)
 	if e := normalizeEmail(u.Email); e != "" {
 		r.Email = &e
 	}
@@ -84,9 +87,10 @@ func userToRow(u storage.User) userRow {
 func (r userRow) user() storage.User {
 	u := storage.User{
 		ID: r.ID, EmailVerified: r.EmailVerified, Name: r.Name, Picture: r.Picture,
-		PasswordHash: r.PasswordHash, Disabled: r.Disabled, Preferences: json.RawMessage(r.Preferences),
+		PasswordHash: r.PasswordHash, Disabled: r.Disabled,
 		CreatedAt: r.CreatedAt.Time, UpdatedAt: r.UpdatedAt.Time,
 	}
+	u.Preferences = json.RawMessage(r.Preferences)
 	if r.Email != nil {
 		u.Email = *r.Email
 	}
