@@ -93,6 +93,15 @@ func TestAccountPageNeedsSignIn(t *testing.T) {
 		if got := b.post(action, form); got.status != http.StatusForbidden {
 			t.Fatalf("profile form without the CSRF token: %d", got.status)
 		}
+		// A wrong password on the way keeps the way back.
+		retry := newBrowser(t)
+		failed := retry.signIn(retry.get(e.issuer+"/account"), testEmail, "not my password")
+		if failed.status != http.StatusUnauthorized {
+			t.Fatalf("wrong password: %d", failed.status)
+		}
+		if got := retry.signIn(failed, testEmail, testPassword); got.status != http.StatusOK || got.url.Path != "/account" {
+			t.Fatalf("sign-in after a wrong password: %d at %s", got.status, got.url)
+		}
 		// An open redirect through next is refused: the sign-in stays here.
 		other := newBrowser(t)
 		login := other.get(e.issuer + "/login?next=//evil.example/")
@@ -399,6 +408,10 @@ func TestAccountAPI(t *testing.T) {
 			t.Errorf("a client's own token: %d %v", status, body)
 		}
 
+		// An empty patch changes nothing, not even updated_at.
+		if status, same, _ := e.accountCall(at, "PATCH", "/profile", map[string]any{}); status != http.StatusOK || same["updated_at"] != body["updated_at"] {
+			t.Fatalf("empty patch: %d %v, before %v", status, same, body)
+		}
 		// Patching: fields present only; preferences merge.
 		status, body, _ = e.accountCall(at, "PATCH", "/profile", map[string]any{"name": "  Ada King ", "preferences": map[string]any{"locale": "fr-CA", "theme": "dark", "editor": map[string]any{"tabs": 4}}})
 		if status != http.StatusOK || body["name"] != "Ada King" || mustJSON(t, body["preferences"]) != `{"editor":{"tabs":4},"locale":"fr-CA","theme":"dark"}` {

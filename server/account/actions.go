@@ -1,6 +1,7 @@
 package account
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -121,7 +122,10 @@ func (h *Handler) updateProfile(ctx context.Context, userID string, change Profi
 		if err != nil {
 			return u, err
 		}
-		next.UpdatedAt = h.now().Truncate(time.Second)
+		if next.Name != u.Name || next.Picture != u.Picture || !bytes.Equal(next.Preferences, u.Preferences) {
+			// updated_at tells applications when the profile last changed.
+			next.UpdatedAt = h.now().Truncate(time.Second)
+		}
 		out = next
 		return next, nil
 	})
