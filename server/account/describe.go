@@ -1,7 +1,6 @@
 package account
 
 import (
-	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -67,8 +66,6 @@ func describeMethods(amr []string) string {
 	}
 	return strings.Join(out, ", ")
 }
-
-func jsonMarshal(v any) (json.RawMessage, error) { return json.Marshal(v) }
 
 // retryAfter is a Retry-After value of at least a second.
 func retryAfter(d time.Duration) string { return strconv.Itoa(int(d.Seconds()) + 1) }

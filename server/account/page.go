@@ -1,6 +1,7 @@
 package account
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -112,8 +113,12 @@ func (h *Handler) submitProfile(w http.ResponseWriter, r *http.Request) {
 	if theme != "" && theme != "system" {
 		patch["theme"] = theme
 	}
-	prefs, _ := jsonMarshal(patch)
-	_, err := h.updateProfile(r.Context(), u.ID, ProfileChange{Name: &name, Picture: &picture, Preferences: prefs})
+	prefs, err := json.Marshal(patch)
+	if err != nil {
+		h.unavailablePage(w, r, err)
+		return
+	}
+	_, err = h.updateProfile(r.Context(), u.ID, ProfileChange{Name: &name, Picture: &picture, Preferences: prefs})
 	var fe *FieldError
 	switch {
 	case errors.As(err, &fe):
