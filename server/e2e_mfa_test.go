@@ -493,3 +493,20 @@ func TestMFAAddressThrottling(t *testing.T) {
 		}
 	})
 }
+
+// TestMFAKeepsTheWayBack: a sign-in that starts at a page of Tollgate's
+// own (the account page) returns there after the code step too.
+func TestMFAKeepsTheWayBack(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		owner, _ := e.accountBrowser(testPassword)
+		secret, _ := e.enrollMFA(owner)
+		awayFromStepEdge()
+
+		b := newBrowser(t)
+		p := b.signIn(b.get(e.issuer+"/account"), testEmail, testPassword)
+		p = b.giveCode(p, totpAt(t, secret, 0))
+		if p.status != http.StatusOK || p.url.Path != "/account" || !strings.Contains(p.body, "Your account") {
+			t.Fatalf("after the code: %d at %s, want the account page", p.status, p.url)
+		}
+	})
+}

@@ -144,6 +144,7 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 		KeyRetention:  max(cfg.AccessTokenLifetime, cfg.IDTokenLifetime),
 		OpenAPI:       docs.AdminOpenAPI,
 	}).Mount(r)
+	mountAccount(r, cfg, store, sessions, pages, protocol)
 	r.PathPrefix("/static/").Handler(static.Handler())
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)

@@ -5,6 +5,7 @@ package storage
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -55,6 +56,10 @@ type User struct {
 	Disabled      bool
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+
+	// Preferences is a JSON object the user keeps for their applications
+	// (locale, theme, ...); nil when there are none.
+	Preferences json.RawMessage
 }
 
 // Session is a browser session at the hosted pages. ID is a hash of the
@@ -66,6 +71,9 @@ type Session struct {
 	AMR       []string
 	ExpiresAt time.Time
 	CreatedAt time.Time
+	// UserAgent is the browser's User-Agent when the session started, so
+	// that its owner can tell their sessions apart.
+	UserAgent string
 }
 
 // Consent remembers the scopes a user granted to a client.
@@ -258,6 +266,7 @@ type Store interface {
 	ClientStore
 	UserStore
 	SessionStore
+	AccountStore
 	ConsentStore
 	KeyStore
 	TokenStore

@@ -37,6 +37,9 @@ type LoginPage struct {
 	SignupEnabled bool
 	ResetEnabled  bool
 	Upstreams     []UpstreamButton // "Continue with …" buttons
+	// Next is a page of Tollgate's own (such as /account) to return to
+	// after a sign-in that no application asked for.
+	Next string
 }
 
 // SignupPage is the account creation form; Error and Field say what to fix.

@@ -162,31 +162,16 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 		h.unavailable(w, r, err)
 		return
 	}
+	h.Metrics.SignIn("password", metrics.SignInSuccess)
 	if need, err := h.needsSecondFactor(r.Context(), user.ID); err != nil || need {
 		if err != nil {
 			h.unavailable(w, r, err)
 			return
 		}
-		h.challengeSecondFactor(w, r, user.ID, handle, []string{"pwd"})
+		h.challengeSecondFactor(w, r, user.ID, handle, []string{"pwd"}, r.PostFormValue("next"))
 		return
 	}
-	sess, err := h.Sessions.Start(w, r, user.ID, []string{"pwd"})
-	if err != nil {
-		h.unavailable(w, r, err)
-		return
-	}
-	h.Logger.InfoContext(r.Context(), "signed in", "user_id", user.ID, "client_id", p.ClientID)
-	h.Metrics.SignIn("password", metrics.SignInSuccess)
-	if handle == "" {
-		h.Pages.Render(w, http.StatusOK, "signed_in", templates.SignedInPage{Email: user.Email})
-		return
-	}
-	p.LoggedIn, p.SessionID = true, sess.ID
-	if err := h.Pending.Update(r.Context(), handle, p); err != nil {
-		h.unavailable(w, r, err)
-		return
-	}
-	h.resume(w, r, handle)
+	h.finishSignIn(w, r, user, []string{"pwd"}, handle, p, r.PostFormValue("next"))
 }
 
 // authenticate checks a password. Unknown accounts, disabled accounts and
@@ -232,6 +217,7 @@ func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int
 		return
 	}
 	data.CSRFToken = token
+	data.Next = localPath(r.FormValue("next"))
 	data.SignupEnabled = h.Accounts.Enabled
 	data.ResetEnabled = h.Accounts.Mailer != nil
 	data.Upstreams = h.Upstreams

@@ -30,6 +30,9 @@ const (
 type mfaChallenge struct {
 	// AMR is how the user authenticated so far (["pwd"]).
 	AMR []string `json:"amr"`
+	// Next is the page of Tollgate's own to return to when no application
+	// is waiting (see localPath).
+	Next string `json:"next,omitempty"`
 }
 
 // Codes are throttled per account and per address like passwords, on
@@ -60,8 +63,8 @@ func (h *Handler) needsSecondFactor(ctx context.Context, userID string) (bool, e
 
 // challengeSecondFactor sends the browser, whose user gave the password, to
 // the code page.
-func (h *Handler) challengeSecondFactor(w http.ResponseWriter, r *http.Request, userID, handle string, amr []string) {
-	if err := h.newChallenge(w, r, userID, amr); err != nil {
+func (h *Handler) challengeSecondFactor(w http.ResponseWriter, r *http.Request, userID, handle string, amr []string, next string) {
+	if err := h.newChallenge(w, r, userID, mfaChallenge{AMR: amr, Next: next}); err != nil {
 		h.unavailable(w, r, err)
 		return
 	}
@@ -72,12 +75,12 @@ func (h *Handler) challengeSecondFactor(w http.ResponseWriter, r *http.Request, 
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
-func (h *Handler) newChallenge(w http.ResponseWriter, r *http.Request, userID string, amr []string) error {
+func (h *Handler) newChallenge(w http.ResponseWriter, r *http.Request, userID string, c mfaChallenge) error {
 	value, hash, err := session.NewToken()
 	if err != nil {
 		return err
 	}
-	data, err := json.Marshal(mfaChallenge{AMR: amr})
+	data, err := json.Marshal(c)
 	if err != nil {
 		return err
 	}
@@ -136,7 +139,7 @@ func (h *Handler) showSecondFactor(w http.ResponseWriter, r *http.Request) {
 		sess, err := h.Sessions.Load(r)
 		switch {
 		case err == nil && handle != "" && sess.ID == p.SessionID:
-			if err := h.newChallenge(w, r, sess.UserID, sess.AMR); err != nil {
+			if err := h.newChallenge(w, r, sess.UserID, mfaChallenge{AMR: sess.AMR}); err != nil {
 				h.unavailable(w, r, err)
 				return
 			}
@@ -200,7 +203,17 @@ func (h *Handler) submitSecondFactor(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Sessions.ClearCookie(w, mfaCookie)
-	h.finishSignIn(w, r, t.Subject, withFactor(c.AMR, amr), handle, p)
+	// The account may have been disabled or deleted since the password.
+	user, err := h.Store.GetUser(ctx, t.Subject)
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && user.Disabled) {
+		h.errorPage(w, http.StatusBadRequest, "request_expired", "This sign-in has expired. Go back and sign in again.")
+		return
+	}
+	if err != nil {
+		h.unavailable(w, r, err)
+		return
+	}
+	h.finishSignIn(w, r, user, withFactor(c.AMR, amr), handle, p, c.Next)
 }
 
 // checkCode verifies a second-factor code under the code throttle, and
@@ -254,26 +267,20 @@ func withFactor(amr []string, factor string) []string {
 }
 
 // finishSignIn starts the session of a user who passed every step, and
-// resumes the pending request (or confirms the sign-in).
-func (h *Handler) finishSignIn(w http.ResponseWriter, r *http.Request, userID string, amr []string, handle string, p authflow.Pending) {
+// resumes the pending request, or goes to next, or confirms the sign-in.
+func (h *Handler) finishSignIn(w http.ResponseWriter, r *http.Request, user storage.User, amr []string, handle string, p authflow.Pending, next string) {
 	ctx := r.Context()
-	// The account may have been disabled or deleted since the password.
-	user, err := h.Store.GetUser(ctx, userID)
-	if errors.Is(err, storage.ErrNotFound) || (err == nil && user.Disabled) {
-		h.errorPage(w, http.StatusBadRequest, "request_expired", "This sign-in has expired. Go back and sign in again.")
-		return
-	}
+	sess, err := h.Sessions.Start(w, r, user.ID, amr)
 	if err != nil {
 		h.unavailable(w, r, err)
 		return
 	}
-	sess, err := h.Sessions.Start(w, r, userID, amr)
-	if err != nil {
-		h.unavailable(w, r, err)
-		return
-	}
-	h.Logger.InfoContext(ctx, "signed in", "user_id", userID, "client_id", p.ClientID, "amr", amr)
+	h.Logger.InfoContext(ctx, "signed in", "user_id", user.ID, "client_id", p.ClientID, "amr", amr)
 	if handle == "" {
+		if next := localPath(next); next != "" {
+			http.Redirect(w, r, h.Issuer+next, http.StatusSeeOther)
+			return
+		}
 		h.Pages.Render(w, http.StatusOK, "signed_in", templates.SignedInPage{Email: user.Email})
 		return
 	}

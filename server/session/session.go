@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/tollgate/tollgate/storage"
@@ -70,7 +71,7 @@ func (m *Manager) Start(w http.ResponseWriter, r *http.Request, userID string, a
 	now := m.now().UTC()
 	s := storage.Session{
 		ID: hashID(value), UserID: userID, AuthTime: now.Truncate(time.Second), AMR: amr,
-		ExpiresAt: now.Add(m.lifetime), CreatedAt: now,
+		ExpiresAt: now.Add(m.lifetime), CreatedAt: now, UserAgent: userAgent(r),
 	}
 	if err := m.store.CreateSession(r.Context(), s); err != nil {
 		return storage.Session{}, fmt.Errorf("create session: %w", err)
@@ -157,4 +158,14 @@ func randomToken() (string, error) {
 		return "", fmt.Errorf("session: random: %w", err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// userAgent is what a session remembers of the browser, bounded, so its
+// owner can tell their sessions apart on the account page.
+func userAgent(r *http.Request) string {
+	ua := strings.ToValidUTF8(r.UserAgent(), "")
+	if len(ua) > 256 {
+		ua = strings.ToValidUTF8(ua[:256], "")
+	}
+	return ua
 }

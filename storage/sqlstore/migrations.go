@@ -284,6 +284,21 @@ var migrations = []migration{
 			`CREATE INDEX identities_user_id ON identities (user_id)`,
 		},
 	},
+	{
+		// Defaults again keep the previous release writing users and
+		// sessions during a rollout. Preferences are a JSON object in text,
+		// kept byte for byte on both databases.
+		version: 7,
+		name:    "account preferences and session user agents",
+		postgres: []string{
+			`ALTER TABLE users ADD COLUMN preferences TEXT NOT NULL DEFAULT '{}'`,
+			`ALTER TABLE sessions ADD COLUMN user_agent TEXT NOT NULL DEFAULT ''`,
+		},
+		sqlite: []string{
+			`ALTER TABLE users ADD COLUMN preferences TEXT NOT NULL DEFAULT '{}'`,
+			`ALTER TABLE sessions ADD COLUMN user_agent TEXT NOT NULL DEFAULT ''`,
+		},
+	},
 }
 
 // SchemaVersion is the schema version this binary needs.

@@ -65,6 +65,9 @@ type userRow struct {
 	Disabled      bool    `gorm:"column:disabled"`
 	CreatedAt     utcTime `gorm:"column:created_at;autoCreateTime:false"`
 	UpdatedAt     utcTime `gorm:"column:updated_at;autoUpdateTime:false"`
+
+	// Migration 7.
+	Preferences jsonObject `gorm:"column:preferences"`
 }
 
 func (userRow) TableName() string { return "users" }
@@ -75,6 +78,7 @@ func userToRow(u storage.User) userRow {
 		PasswordHash: u.PasswordHash, Disabled: u.Disabled,
 		CreatedAt: utc(u.CreatedAt), UpdatedAt: utc(u.UpdatedAt),
 	}
+	r.Preferences = jsonObject(u.Preferences)
 	if e := normalizeEmail(u.Email); e != "" {
 		r.Email = &e
 	}
@@ -87,6 +91,7 @@ func (r userRow) user() storage.User {
 		PasswordHash: r.PasswordHash, Disabled: r.Disabled,
 		CreatedAt: r.CreatedAt.Time, UpdatedAt: r.UpdatedAt.Time,
 	}
+	u.Preferences = json.RawMessage(r.Preferences)
 	if r.Email != nil {
 		u.Email = *r.Email
 	}
@@ -100,6 +105,7 @@ type sessionRow struct {
 	AMR       stringList `gorm:"column:amr"`
 	ExpiresAt utcTime    `gorm:"column:expires_at"`
 	CreatedAt utcTime    `gorm:"column:created_at;autoCreateTime:false"`
+	UserAgent string     `gorm:"column:user_agent"`
 }
 
 func (sessionRow) TableName() string { return "sessions" }
@@ -107,14 +113,14 @@ func (sessionRow) TableName() string { return "sessions" }
 func sessionToRow(s storage.Session) sessionRow {
 	return sessionRow{
 		ID: s.ID, UserID: s.UserID, AuthTime: utc(s.AuthTime), AMR: s.AMR,
-		ExpiresAt: utc(s.ExpiresAt), CreatedAt: utc(s.CreatedAt),
+		ExpiresAt: utc(s.ExpiresAt), CreatedAt: utc(s.CreatedAt), UserAgent: s.UserAgent,
 	}
 }
 
 func (r sessionRow) session() storage.Session {
 	return storage.Session{
 		ID: r.ID, UserID: r.UserID, AuthTime: r.AuthTime.Time, AMR: r.AMR,
-		ExpiresAt: r.ExpiresAt.Time, CreatedAt: r.CreatedAt.Time,
+		ExpiresAt: r.ExpiresAt.Time, CreatedAt: r.CreatedAt.Time, UserAgent: r.UserAgent,
 	}
 }
 
@@ -293,4 +299,33 @@ func (t *utcTime) parse(s string) error {
 		}
 	}
 	return fmt.Errorf("scan time: unexpected layout %q", s)
+}
+
+// jsonObject is a JSON object stored as text, "{}" when empty; an empty
+// object reads back as nil.
+type jsonObject []byte
+
+func (o jsonObject) Value() (driver.Value, error) {
+	if len(o) == 0 {
+		return "{}", nil
+	}
+	return string(o), nil
+}
+
+func (o *jsonObject) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case nil:
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = append([]byte(nil), v...)
+	default:
+		return fmt.Errorf("scan JSON object: unexpected %T", src)
+	}
+	if s := string(b); s == "" || s == "{}" {
+		b = nil
+	}
+	*o = b
+	return nil
 }

@@ -1,0 +1,37 @@
+package server
+
+import (
+	"context"
+	"errors"
+
+	"github.com/gorilla/mux"
+
+	"github.com/tollgate/tollgate/docs"
+
+	"github.com/tollgate/tollgate/server/account"
+	"github.com/tollgate/tollgate/server/oauth"
+	"github.com/tollgate/tollgate/server/session"
+	"github.com/tollgate/tollgate/storage"
+	"github.com/tollgate/tollgate/templates"
+)
+
+// mountAccount wires the self-service account page and API; the API
+// verifies access tokens as the protocol handler does.
+func mountAccount(r *mux.Router, cfg Config, store storage.Store, sessions *session.Manager, pages *templates.Renderer, protocol *oauth.Handler) {
+	(&account.Handler{
+		Issuer: cfg.Issuer, Store: store, Sessions: sessions, Passwords: cfg.Passwords,
+		Policy: cfg.PasswordPolicy, Pages: pages, Logger: cfg.Logger, OpenAPI: docs.AccountOpenAPI,
+		Bearer: func(ctx context.Context, token, scope string) (account.Grant, error) {
+			g, err := protocol.CheckBearerGrant(ctx, token, scope)
+			switch {
+			case errors.Is(err, oauth.ErrInvalidToken):
+				return account.Grant{}, account.ErrInvalidToken
+			case errors.Is(err, oauth.ErrInsufficientScope):
+				return account.Grant{}, account.ErrInsufficientScope
+			case err != nil:
+				return account.Grant{}, err
+			}
+			return account.Grant{Subject: g.Subject, GrantID: g.GrantID}, nil
+		},
+	}).Mount(r)
+}
