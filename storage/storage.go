@@ -260,6 +260,8 @@ type Store interface {
 	TokenStore
 	RevocationList
 	Throttle
+	AuditStore
+	UserActivityStore
 	Transactor
 	// Ping reports whether the backend answers.
 	Ping(ctx context.Context) error
