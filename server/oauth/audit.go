@@ -10,10 +10,10 @@ import (
 )
 
 // grantEvent describes a token request for the audit log: its client, its
-// user (none for client_credentials) and grant type. ar may be nil or
-// half-filled when the request failed early.
-func grantEvent(r *http.Request, typ string, ar fosite.AccessRequester) audit.Event {
-	e := audit.Event{Type: typ, ClientID: requestClient(r), Details: map[string]string{}}
+// user (none for client_credentials), grant type and, when it was refused,
+// why. ar may be nil or half-filled when the request failed early.
+func grantEvent(r *http.Request, typ, reason string, ar fosite.AccessRequester) audit.Event {
+	e := audit.Event{Type: typ, ClientID: requestClient(r), Reason: reason, Details: map[string]string{}}
 	if ar == nil {
 		return e
 	}

@@ -36,7 +36,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Provider.WriteAccessResponse(ctx, w, ar, resp)
 	h.Metrics.TokenIssued(ar.GetGrantTypes()[0])
-	h.Audit.Record(ctx, r, grantEvent(r, audit.TokenIssued, ar))
+	h.Audit.Record(ctx, r, grantEvent(r, audit.TokenIssued, "", ar))
 }
 
 func (h *Handler) accessError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
@@ -51,7 +51,7 @@ func (h *Handler) accessError(w http.ResponseWriter, r *http.Request, ar fosite.
 		// A rotated refresh token came back: replayed, or a concurrent use
 		// that lost the race. Either way its family is revoked.
 		h.Metrics.RefreshReuse()
-		h.Audit.Record(r.Context(), r, grantEvent(r, audit.RefreshTokenReused, ar))
+		h.Audit.Record(r.Context(), r, grantEvent(r, audit.RefreshTokenReused, "reused", ar))
 		err = fosite.ErrInvalidGrant.WithHint("The refresh token has already been used.")
 	}
 	h.Provider.WriteAccessError(r.Context(), w, ar, err)
