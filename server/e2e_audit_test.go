@@ -221,9 +221,9 @@ func TestAuditLogRecordsFlows(t *testing.T) {
 
 		// Filters.
 		for query, want := range map[string]func(admin.AuditEventView) bool{
-			"user=" + uid:                   func(ev admin.AuditEventView) bool { return ev.UserID == uid },
-			"client=" + confidentialID:      func(ev admin.AuditEventView) bool { return ev.ClientID == confidentialID },
-			"type=signin.failed":            func(ev admin.AuditEventView) bool { return ev.Type == "signin.failed" },
+			"user=" + uid:                    func(ev admin.AuditEventView) bool { return ev.UserID == uid },
+			"client=" + confidentialID:       func(ev admin.AuditEventView) bool { return ev.ClientID == confidentialID },
+			"type=signin.failed":             func(ev admin.AuditEventView) bool { return ev.Type == "signin.failed" },
 			"type=signin.failed&user=" + uid: func(ev admin.AuditEventView) bool { return ev.Type == "signin.failed" && ev.UserID == uid },
 		} {
 			v, _ := url.ParseQuery(query)
