@@ -329,3 +329,7 @@ func TestAuditLogAccountFlows(t *testing.T) {
 		}
 	})
 }
+
+func auditView(typ, userID, clientID string) admin.AuditEventView {
+	return admin.AuditEventView{Type: typ, UserID: userID, ClientID: clientID}
+}
