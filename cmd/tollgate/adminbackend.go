@@ -20,7 +20,7 @@ import (
 	"github.com/tollgate/tollgate/storage"
 )
 
-// adminBackend is where the clients and keys commands do their work: the
+// adminBackend is where the clients, users and keys commands do their work: the
 // local database, or a remote server's admin API (--endpoint).
 type adminBackend interface {
 	CreateClient(ctx context.Context, r clientreg.Registration) (clientreg.View, error)
@@ -29,11 +29,17 @@ type adminBackend interface {
 	DeleteClient(ctx context.Context, id string) (clientreg.View, error)
 	ListKeys(ctx context.Context) ([]keyring.Info, error)
 	RotateKeys(ctx context.Context) ([]keyring.Info, error)
+	userAdmin
 	Close() error
 }
 
 // errNoClient is the answer to a client ID that does not exist.
 func errNoClient(id string) error { return fmt.Errorf("no client with id %q", id) }
+
+// remote reports whether the commands go to a server's admin API.
+func (a *app) remote() bool {
+	return a.endpoint != "" || envValue(a.environ, "TOLLGATE_ENDPOINT") != ""
+}
 
 // adminBackend opens the backend the flags name.
 func (a *app) adminBackend(cmd *cobra.Command) (adminBackend, error) {
