@@ -110,7 +110,7 @@ func TestAdminAPIUserSessionsAndConsents(t *testing.T) {
 // TestAdminAPIActivityErrors: every new route refuses a missing or wrong
 // token (401) and a token without the admin scope (403), answers 404 for
 // an unknown user, and 400 with the field for bad query parameters; a
-// password reset without mail set up is 409.
+// password reset without mail set up is 409; a storage outage is 503.
 func TestAdminAPIActivityErrors(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
 		plain, err := (&clientcredentials.Config{ClientID: confidentialID, ClientSecret: confidentialKey,
@@ -159,6 +159,17 @@ func TestAdminAPIActivityErrors(t *testing.T) {
 		}
 		if status, body, _ := e.adminCall(adminToken, "POST", "/users/"+e.user.ID+"/password-reset", nil); status != http.StatusConflict || body["error"] != "mail_disabled" {
 			t.Errorf("password reset without mail: %d %v", status, body)
+		}
+
+		// With the database gone, every route answers 503 with a retry hint.
+		if err := e.store.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range routes {
+			path := strings.ReplaceAll(r.path, "%s", e.user.ID)
+			if status, body, hdr := e.adminCall(adminToken, r.method, path, nil); status != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" || body["error"] != "temporarily_unavailable" {
+				t.Errorf("%s %s during an outage: %d %v", r.method, path, status, body)
+			}
 		}
 	})
 }
