@@ -5,11 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/spf13/cobra"
 	"io"
 	"net/mail"
 	"strconv"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/tollgate/tollgate/server/admin"
 	"github.com/tollgate/tollgate/storage"
