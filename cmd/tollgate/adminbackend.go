@@ -17,6 +17,7 @@ import (
 	"github.com/tollgate/tollgate/clientreg"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/keyring"
+	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/storage"
 )
 
@@ -100,6 +101,7 @@ func (l localAdmin) CreateClient(ctx context.Context, r clientreg.Registration) 
 	if err != nil {
 		return clientreg.View{}, fmt.Errorf("create client: %w", err)
 	}
+	l.record(ctx, audit.Event{Type: audit.AdminClientCreated, ClientID: c.ID})
 	v := clientreg.ViewOf(c)
 	v.ClientSecret = secret
 	return v, nil
@@ -140,6 +142,7 @@ func (l localAdmin) DeleteClient(ctx context.Context, id string) (clientreg.View
 	if err != nil {
 		return v, fmt.Errorf("delete client %q: %w", id, err)
 	}
+	l.record(ctx, audit.Event{Type: audit.AdminClientDeleted, ClientID: id})
 	return v, nil
 }
 
@@ -158,6 +161,7 @@ func (l localAdmin) RotateKeys(ctx context.Context) ([]keyring.Info, error) {
 	if err := l.e.keys.Rotate(ctx, keyRetention(l.e.cfg)); err != nil {
 		return nil, fmt.Errorf("rotate keys: %w", err)
 	}
+	l.record(ctx, audit.Event{Type: audit.AdminKeysRotated})
 	return l.ListKeys(ctx)
 }
 

@@ -41,8 +41,8 @@ func inputError(err error) error {
 	return err
 }
 
-// record adds a change made on the local database to the audit log, as the
-// admin API would; the actor is the command line.
+// record adds a change made on the local database (clients, users, keys)
+// to the audit log, as the admin API would; the actor is the command line.
 func (l localAdmin) record(ctx context.Context, e audit.Event) {
 	e.Actor = "cli"
 	audit.New(l.e.store, l.e.log).Record(ctx, nil, e)
@@ -61,7 +61,7 @@ func (l localAdmin) CreateUser(ctx context.Context, in admin.UserInput) (admin.U
 	if err != nil {
 		return admin.UserView{}, fmt.Errorf("create user: %w", err)
 	}
-	l.record(ctx, audit.Event{Type: audit.AdminUserCreated, UserID: u.ID})
+	l.record(ctx, audit.Event{Type: audit.AdminUserCreated, UserID: u.ID, Details: in.Fields()})
 	return admin.ViewUser(u), nil
 }
 
@@ -84,7 +84,7 @@ func (l localAdmin) GetUser(ctx context.Context, ref string) (admin.UserView, er
 
 // change applies fn to the user, stores the result and, when signOut says
 // so, ends everything the user had; as the admin API does.
-func (l localAdmin) change(ctx context.Context, ref string, event string, fn func(*storage.User) (signOut bool, err error)) (admin.UserView, error) {
+func (l localAdmin) change(ctx context.Context, ref string, event audit.Event, fn func(*storage.User) (signOut bool, err error)) (admin.UserView, error) {
 	u, err := findUser(ctx, l.e, ref)
 	if err != nil {
 		return admin.UserView{}, err
@@ -106,20 +106,21 @@ func (l localAdmin) change(ctx context.Context, ref string, event string, fn fun
 			return admin.UserView{}, fmt.Errorf("sign %s out: %w", ref, err)
 		}
 	}
-	l.record(ctx, audit.Event{Type: event, UserID: u.ID})
+	event.UserID = u.ID
+	l.record(ctx, event)
 	return admin.ViewUser(u), nil
 }
 
 func (l localAdmin) UpdateUser(ctx context.Context, ref string, in admin.UserInput) (admin.UserView, error) {
-	return l.change(ctx, ref, audit.AdminUserUpdated, func(u *storage.User) (bool, error) {
+	return l.change(ctx, ref, audit.Event{Type: audit.AdminUserUpdated, Details: in.Fields()}, func(u *storage.User) (bool, error) {
 		return in.Password != nil, admin.ApplyUser(u, in, l.e.cfg.PasswordPolicy(), l.e.hasher)
 	})
 }
 
 func (l localAdmin) SetUserDisabled(ctx context.Context, ref string, disabled bool) (admin.UserView, error) {
-	event := audit.AdminUserEnabled
+	event := audit.Event{Type: audit.AdminUserEnabled}
 	if disabled {
-		event = audit.AdminUserDisabled
+		event.Type = audit.AdminUserDisabled
 	}
 	// A disabled user keeps nothing that still works.
 	return l.change(ctx, ref, event, func(u *storage.User) (bool, error) {

@@ -128,7 +128,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Logger.InfoContext(r.Context(), "admin: user created", "user_id", u.ID)
-	h.Audit.Record(r.Context(), r, audit.Event{Type: audit.AdminUserCreated, UserID: u.ID, Details: in.fields()})
+	h.Audit.Record(r.Context(), r, audit.Event{Type: audit.AdminUserCreated, UserID: u.ID, Details: in.Fields()})
 	w.Header().Set("Location", Prefix+"/users/"+u.ID)
 	writeJSON(w, http.StatusCreated, ViewUser(u))
 }
@@ -196,9 +196,9 @@ func ApplyUser(u *storage.User, in UserInput, policy passwords.Policy, hasher *p
 	return nil
 }
 
-// fields names the fields the input sets, for the audit log (never their
+// Fields names the fields the input sets, for the audit log (never their
 // values: one of them may be a password).
-func (in UserInput) fields() map[string]string {
+func (in UserInput) Fields() map[string]string {
 	var set []string
 	for name, present := range map[string]bool{
 		"email": in.Email != nil, "name": in.Name != nil, "picture": in.Picture != nil,
@@ -247,7 +247,7 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next.UpdatedAt = now()
-	h.saveUser(w, r, current.ID, next, in.Password != nil, audit.Event{Type: audit.AdminUserUpdated, Details: in.fields()})
+	h.saveUser(w, r, current.ID, next, in.Password != nil, audit.Event{Type: audit.AdminUserUpdated, Details: in.Fields()})
 }
 
 // saveUser stores u and, when signOut is set, ends everything the user had;
