@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -43,10 +44,24 @@ func inputError(err error) error {
 
 // record adds a change made on the local database (clients, users, keys)
 // to the audit log, as the admin API would; the actor is the command line.
+// The event's log line is left out (the command prints what it did); a
+// failure to store it is not.
 func (l localAdmin) record(ctx context.Context, e audit.Event) {
 	e.Actor = "cli"
-	audit.New(l.e.store, l.e.log).Record(ctx, nil, e)
+	quiet := slog.New(warnings{l.e.log.Handler()})
+	audit.New(l.e.store, quiet).Record(ctx, nil, e)
 }
+
+// warnings passes on records of level Warn and above only.
+type warnings struct{ slog.Handler }
+
+func (w warnings) Enabled(ctx context.Context, level slog.Level) bool {
+	return level >= slog.LevelWarn && w.Handler.Enabled(ctx, level)
+}
+func (w warnings) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return warnings{w.Handler.WithAttrs(attrs)}
+}
+func (w warnings) WithGroup(name string) slog.Handler { return warnings{w.Handler.WithGroup(name)} }
 
 func (l localAdmin) CreateUser(ctx context.Context, in admin.UserInput) (admin.UserView, error) {
 	now := time.Now().UTC().Truncate(time.Second)
