@@ -36,7 +36,7 @@ type AuditCursor struct {
 type AuditQuery struct {
 	UserID   string
 	ClientID string
-	Type     string
+	Type     string    // exact, or a prefix when it ends in ".*" ("admin.*")
 	Since    time.Time // inclusive; zero: no lower bound
 	Until    time.Time // exclusive; zero: no upper bound
 	After    *AuditCursor

@@ -40,7 +40,8 @@ type auditPage struct {
 }
 
 // listAuditEvents pages through the audit log, newest first; user, client
-// and type filter exactly, since (inclusive) and until (exclusive) are
+// and type filter exactly (a type ending in ".*" is a prefix: admin.*),
+// since (inclusive) and until (exclusive) are
 // RFC 3339 times. The page token is a keyset cursor, so pages stay
 // consistent while events are added.
 func (h *Handler) listAuditEvents(w http.ResponseWriter, r *http.Request) {

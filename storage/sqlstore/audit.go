@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -93,7 +94,11 @@ func (s *Store) QueryAuditEvents(ctx context.Context, q storage.AuditQuery) ([]s
 	if q.ClientID != "" {
 		db = db.Where("client_id = ?", q.ClientID)
 	}
-	if q.Type != "" {
+	if prefix, ok := strings.CutSuffix(q.Type, "*"); ok && strings.HasSuffix(prefix, ".") {
+		// substr, not LIKE: an underscore in the prefix must not match
+		// any character, and collations cannot reorder it.
+		db = db.Where("substr(type, 1, ?) = ?", len(prefix), prefix)
+	} else if q.Type != "" {
 		db = db.Where("type = ?", q.Type)
 	}
 	if !q.Since.IsZero() {
