@@ -224,6 +224,7 @@ func TestAuditLogRecordsFlows(t *testing.T) {
 			"user=" + uid:                    func(ev admin.AuditEventView) bool { return ev.UserID == uid },
 			"client=" + confidentialID:       func(ev admin.AuditEventView) bool { return ev.ClientID == confidentialID },
 			"type=signin.failed":             func(ev admin.AuditEventView) bool { return ev.Type == "signin.failed" },
+			"type=admin.*":                   func(ev admin.AuditEventView) bool { return strings.HasPrefix(ev.Type, "admin.") },
 			"type=signin.failed&user=" + uid: func(ev admin.AuditEventView) bool { return ev.Type == "signin.failed" && ev.UserID == uid },
 		} {
 			v, _ := url.ParseQuery(query)
