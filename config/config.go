@@ -49,6 +49,9 @@ type Config struct {
 	// JanitorInterval is how often expired codes, tokens, sessions and
 	// revocations are purged; 0 turns the janitor off.
 	JanitorInterval Duration `yaml:"janitor_interval" env:"TOLLGATE_JANITOR_INTERVAL"`
+	// AuditRetention is how long audit events are kept; the janitor
+	// deletes older ones. 0 keeps them forever.
+	AuditRetention Duration `yaml:"audit_retention" env:"TOLLGATE_AUDIT_RETENTION"`
 	// OTLPEndpoint, when set, sends traces there over OTLP/HTTP (as do
 	// OpenTelemetry's standard OTEL_EXPORTER_OTLP_* variables).
 	OTLPEndpoint string `yaml:"otlp_endpoint" env:"TOLLGATE_OTLP_ENDPOINT"`
@@ -130,6 +133,7 @@ func Default() Config {
 		CodeLifetime:          Duration(time.Minute),
 		AccessTokenSigningAlg: "RS256",
 		JanitorInterval:       Duration(10 * time.Minute),
+		AuditRetention:        Duration(90 * 24 * time.Hour),
 		KeyRotationInterval:   Duration(30 * 24 * time.Hour),
 		ShutdownTimeout:       Duration(15 * time.Second),
 		SessionLifetime:       Duration(24 * time.Hour),
@@ -236,6 +240,9 @@ func (c Config) Validate() error {
 	}
 	if c.JanitorInterval < 0 {
 		bad("janitor_interval", time.Duration(c.JanitorInterval), "want a duration ≥ 0 (0 turns the janitor off)")
+	}
+	if c.AuditRetention != 0 && c.AuditRetention < Duration(time.Hour) {
+		bad("audit_retention", time.Duration(c.AuditRetention), "want 0 (keep forever) or at least 1h")
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 32 {
 		bad("admin_token", "(hidden)", "want at least 32 characters")

@@ -1,5 +1,6 @@
 // Package janitor removes what has expired: codes, tokens, pending sign-in
-// requests, browser sessions and revocation records. Every replica may run
+// requests, browser sessions and revocation records, and audit events past
+// their retention. Every replica may run
 // one; they share the work without coordinating, because each batch is a
 // bounded DELETE of rows that are dead anyway.
 package janitor
@@ -19,6 +20,7 @@ type Store interface {
 	DeleteExpiredSessions(ctx context.Context, before time.Time, limit int) (int, error)
 	DeleteExpiredRevocations(ctx context.Context, before time.Time, limit int) (int, error)
 	DeleteExpiredAttempts(ctx context.Context, before time.Time, limit int) (int, error)
+	DeleteAuditEventsBefore(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // Grace is how long a record outlives its expiry: a replayed code or
@@ -36,11 +38,13 @@ type Janitor struct {
 	Batch    int
 	Logger   *slog.Logger
 	Now      func() time.Time // for tests; time.Now when nil
+	// AuditRetention is how long audit events are kept; 0 keeps them.
+	AuditRetention time.Duration
 }
 
 // Result counts what one sweep removed.
 type Result struct {
-	Tokens, Sessions, Revocations, Attempts int
+	Tokens, Sessions, Revocations, Attempts, AuditEvents int
 }
 
 // Sweep removes every record that expired more than Grace ago, batch after
@@ -57,18 +61,24 @@ func (j *Janitor) Sweep(ctx context.Context) (Result, error) {
 	}
 	var res Result
 	var errs []error
-	for _, kind := range []struct {
-		name  string
-		del   func(context.Context, time.Time, int) (int, error)
-		count *int
-	}{
-		{"tokens", j.Store.DeleteExpiredTokens, &res.Tokens},
-		{"sessions", j.Store.DeleteExpiredSessions, &res.Sessions},
-		{"revocations", j.Store.DeleteExpiredRevocations, &res.Revocations},
-		{"failed attempt counts", j.Store.DeleteExpiredAttempts, &res.Attempts},
-	} {
+	type purge struct {
+		name   string
+		del    func(context.Context, time.Time, int) (int, error)
+		count  *int
+		before time.Time
+	}
+	purges := []purge{
+		{"tokens", j.Store.DeleteExpiredTokens, &res.Tokens, before},
+		{"sessions", j.Store.DeleteExpiredSessions, &res.Sessions, before},
+		{"revocations", j.Store.DeleteExpiredRevocations, &res.Revocations, before},
+		{"failed attempt counts", j.Store.DeleteExpiredAttempts, &res.Attempts, before},
+	}
+	if j.AuditRetention > 0 {
+		purges = append(purges, purge{"audit events", j.Store.DeleteAuditEventsBefore, &res.AuditEvents, now().Add(-j.AuditRetention)})
+	}
+	for _, kind := range purges {
 		for {
-			n, err := kind.del(ctx, before, batch)
+			n, err := kind.del(ctx, kind.before, batch)
 			*kind.count += n
 			if err != nil {
 				errs = append(errs, fmt.Errorf("purge expired %s: %w", kind.name, err))
@@ -101,7 +111,7 @@ func (j *Janitor) Run(ctx context.Context) {
 			j.Logger.Warn("janitor: sweep failed", "err", err)
 		}
 		if res != (Result{}) {
-			j.Logger.Info("janitor: purged expired records", "tokens", res.Tokens, "sessions", res.Sessions, "revocations", res.Revocations, "attempt_counts", res.Attempts)
+			j.Logger.Info("janitor: purged expired records", "tokens", res.Tokens, "sessions", res.Sessions, "revocations", res.Revocations, "attempt_counts", res.Attempts, "audit_events", res.AuditEvents)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package janitor_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -110,5 +111,43 @@ func TestSweepAttempts(t *testing.T) {
 	}
 	if a, err := store.Attempts(ctx, "acct:live"); err != nil || a.Failures != 1 {
 		t.Fatalf("live count: %+v %v", a, err)
+	}
+}
+
+// Audit events older than the retention are purged in batches; newer ones
+// stay, and a zero retention keeps everything.
+func TestSweepAuditEvents(t *testing.T) {
+	for name, open := range map[string]func(testing.TB) storage.Store{
+		"sqlite": testbackend.SQLite, "postgres+redis": testbackend.PostgresRedis,
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			store := open(t)
+			now := time.Now().UTC().Truncate(time.Millisecond)
+			const retention = 90 * 24 * time.Hour
+			for i, age := range []time.Duration{retention + time.Hour, retention + 2*time.Hour, retention + 3*time.Hour, retention - time.Hour, time.Minute} {
+				err := store.AppendAuditEvents(ctx, storage.AuditEvent{ID: fmt.Sprintf("ev-%d", i), Time: now.Add(-age),
+					Type: "signin.succeeded", Actor: "anonymous", Outcome: "success"})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			keep := &janitor.Janitor{Store: store, Batch: 2, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }}
+			if res, err := keep.Sweep(ctx); err != nil || res.AuditEvents != 0 {
+				t.Fatalf("sweep without retention: %+v %v", res, err)
+			}
+			j := &janitor.Janitor{Store: store, Batch: 2, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }, AuditRetention: retention}
+			res, err := j.Sweep(ctx)
+			if err != nil || res != (janitor.Result{AuditEvents: 3}) {
+				t.Fatalf("sweep: %+v %v", res, err)
+			}
+			left, err := store.QueryAuditEvents(ctx, storage.AuditQuery{Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(left) != 2 || left[0].ID != "ev-4" || left[1].ID != "ev-3" {
+				t.Fatalf("left after the purge: %+v", left)
+			}
+		})
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/tollgate/tollgate/mfa"
 	"github.com/tollgate/tollgate/passwords"
 	"github.com/tollgate/tollgate/server/admin"
+	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/server/authflow"
 	"github.com/tollgate/tollgate/server/logctx"
 	"github.com/tollgate/tollgate/server/login"
@@ -47,6 +48,7 @@ type Server struct {
 	store    storage.Store
 	logger   *slog.Logger
 	metrics  *metrics.Metrics
+	audit    *audit.Recorder
 	draining atomic.Bool
 }
 
@@ -99,7 +101,7 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	s := &Server{store: store, logger: cfg.Logger, metrics: metrics.New(store)}
+	s := &Server{store: store, logger: cfg.Logger, metrics: metrics.New(store), audit: audit.New(store, cfg.Logger)}
 
 	root := mux.NewRouter()
 	r := root
@@ -109,7 +111,7 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 	protocol := &oauth.Handler{
 		Issuer: cfg.Issuer, Provider: provider, Signer: signer, Keys: keys, Store: store,
 		Sessions: sessions, Pending: pending, Pages: pages, Logger: cfg.Logger, Metrics: s.metrics,
-		SignupEnabled: signup, MFA: factors, MFARequired: cfg.MFARequired,
+		SignupEnabled: signup, MFA: factors, MFARequired: cfg.MFARequired, Audit: s.audit,
 	}
 	protocol.Mount(r)
 	federation := upstream.New(upstream.Handler{
@@ -117,16 +119,21 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 		Pages: pages, Logger: cfg.Logger, Metrics: s.metrics, Secure: issuer.Scheme == "https",
 	}, cfg.Upstreams)
 	federation.Mount(r)
-	(&login.Handler{
+	hosted := &login.Handler{
 		Issuer: cfg.Issuer, Store: store, Sessions: sessions, Pending: pending,
-		Passwords: cfg.Passwords, Pages: pages, Logger: cfg.Logger, Metrics: s.metrics,
+		Passwords: cfg.Passwords, Pages: pages, Logger: cfg.Logger, Metrics: s.metrics, Audit: s.audit,
 		Accounts: login.Accounts{
 			Mailer: cfg.Mailer, Mail: mails, Policy: cfg.PasswordPolicy,
 			Enabled: signup, RequireVerified: cfg.RequireVerifiedEmail,
 		},
 		MFA:       factors,
 		Upstreams: federation.Buttons(),
-	}).Mount(r)
+	}
+	hosted.Mount(r)
+	var resetMail func(context.Context, storage.User) error
+	if cfg.Mailer != nil {
+		resetMail = hosted.MailPasswordReset
+	}
 	(&admin.Handler{
 		Store: store, Keys: keys, Passwords: cfg.Passwords, Policy: cfg.PasswordPolicy, Logger: cfg.Logger,
 		Bearer: func(ctx context.Context, token, scope string) error {
@@ -143,6 +150,8 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 		AdminToken:    cfg.AdminToken,
 		KeyRetention:  max(cfg.AccessTokenLifetime, cfg.IDTokenLifetime),
 		OpenAPI:       docs.AdminOpenAPI,
+		Audit:         s.audit,
+		ResetMail:     resetMail,
 	}).Mount(r)
 	mountAccount(r, cfg, store, sessions, pages, protocol)
 	r.PathPrefix("/static/").Handler(static.Handler())
@@ -183,6 +192,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // MetricsHandler serves the Prometheus metrics, for a listener of their own
 // (Config.SeparateMetrics).
 func (s *Server) MetricsHandler() http.Handler { return s.metrics.Handler() }
+
+// Close writes the audit events still buffered; call it once the HTTP
+// server has shut down.
+func (s *Server) Close(ctx context.Context) error { return s.audit.Close(ctx) }
 
 // Drain makes /readyz answer 503 so load balancers stop sending traffic
 // before the process shuts down.

@@ -274,6 +274,8 @@ type Store interface {
 	Throttle
 	MFAStore
 	IdentityStore
+	AuditStore
+	UserActivityStore
 	Transactor
 	// Ping reports whether the backend answers.
 	Ping(ctx context.Context) error

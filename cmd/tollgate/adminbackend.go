@@ -17,10 +17,11 @@ import (
 	"github.com/tollgate/tollgate/clientreg"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/keyring"
+	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/storage"
 )
 
-// adminBackend is where the clients and keys commands do their work: the
+// adminBackend is where the clients, users and keys commands do their work: the
 // local database, or a remote server's admin API (--endpoint).
 type adminBackend interface {
 	CreateClient(ctx context.Context, r clientreg.Registration) (clientreg.View, error)
@@ -29,11 +30,17 @@ type adminBackend interface {
 	DeleteClient(ctx context.Context, id string) (clientreg.View, error)
 	ListKeys(ctx context.Context) ([]keyring.Info, error)
 	RotateKeys(ctx context.Context) ([]keyring.Info, error)
+	userAdmin
 	Close() error
 }
 
 // errNoClient is the answer to a client ID that does not exist.
 func errNoClient(id string) error { return fmt.Errorf("no client with id %q", id) }
+
+// remote reports whether the commands go to a server's admin API.
+func (a *app) remote() bool {
+	return a.endpoint != "" || envValue(a.environ, "TOLLGATE_ENDPOINT") != ""
+}
 
 // adminBackend opens the backend the flags name.
 func (a *app) adminBackend(cmd *cobra.Command) (adminBackend, error) {
@@ -94,6 +101,7 @@ func (l localAdmin) CreateClient(ctx context.Context, r clientreg.Registration) 
 	if err != nil {
 		return clientreg.View{}, fmt.Errorf("create client: %w", err)
 	}
+	l.record(ctx, audit.Event{Type: audit.AdminClientCreated, ClientID: c.ID})
 	v := clientreg.ViewOf(c)
 	v.ClientSecret = secret
 	return v, nil
@@ -134,6 +142,7 @@ func (l localAdmin) DeleteClient(ctx context.Context, id string) (clientreg.View
 	if err != nil {
 		return v, fmt.Errorf("delete client %q: %w", id, err)
 	}
+	l.record(ctx, audit.Event{Type: audit.AdminClientDeleted, ClientID: id})
 	return v, nil
 }
 
@@ -152,6 +161,7 @@ func (l localAdmin) RotateKeys(ctx context.Context) ([]keyring.Info, error) {
 	if err := l.e.keys.Rotate(ctx, keyRetention(l.e.cfg)); err != nil {
 		return nil, fmt.Errorf("rotate keys: %w", err)
 	}
+	l.record(ctx, audit.Event{Type: audit.AdminKeysRotated})
 	return l.ListKeys(ctx)
 }
 

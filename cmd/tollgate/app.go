@@ -32,7 +32,7 @@ type app struct {
 	configPath string
 	flags      []configFlag
 
-	// endpoint and token send the clients and keys commands to a server's
+	// endpoint and token send the clients, users and keys commands to a server's
 	// admin API instead of the local database.
 	endpoint, token string
 	output          string
@@ -49,7 +49,7 @@ type configFlag struct {
 func (a *app) bindConfigFlags(root *cobra.Command) {
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.configPath, "config", "", "YAML configuration file")
-	pf.StringVar(&a.endpoint, "endpoint", "", "manage a remote server through its admin API at this issuer URL (clients, keys; or TOLLGATE_ENDPOINT)")
+	pf.StringVar(&a.endpoint, "endpoint", "", "manage a remote server through its admin API at this issuer URL (clients, users, keys; or TOLLGATE_ENDPOINT)")
 	// No default shown: help output must never print a token.
 	pf.StringVar(&a.token, "token", "", "bearer token for --endpoint: an access token with tollgate:admin, or the admin_token (or TOLLGATE_TOKEN)")
 	pf.StringVar(&a.output, "output", outputJSON, "output format: json or table")

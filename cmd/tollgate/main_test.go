@@ -360,7 +360,6 @@ func TestRemoteAdmin(t *testing.T) {
 
 	bad := cli{t, []string{"TOLLGATE_TOKEN=wrong-token"}}
 	bad.fails(exitFailure, "bearer token", "", remote("clients", "list")...)
-	c.fails(exitUsage, "local database only", "", remote("users", "list")...)
 	c.fails(exitUsage, "--output", "", remote("--output", "yaml", "clients", "list")...)
 	if _, err := os.Stat(localDir); !os.IsNotExist(err) {
 		t.Fatal("remote commands created a local data directory")

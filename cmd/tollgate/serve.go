@@ -87,7 +87,8 @@ func (a *app) serve(ctx context.Context, e *env, tracer trace.TracerProvider) er
 	// The janitor stops with the process; a sweep cut short resumes on the
 	// next start.
 	go e.keys.RunSchedule(ctx, time.Duration(e.cfg.KeyRotationInterval), keyRetention(e.cfg), e.log)
-	go (&janitor.Janitor{Store: e.store, Interval: time.Duration(e.cfg.JanitorInterval), Logger: e.log}).Run(ctx)
+	go (&janitor.Janitor{Store: e.store, Interval: time.Duration(e.cfg.JanitorInterval), Logger: e.log,
+		AuditRetention: time.Duration(e.cfg.AuditRetention)}).Run(ctx)
 	served := make(chan error, 2)
 	go func() { served <- httpServer.Serve(ln) }()
 	var metricsServer *http.Server
@@ -115,6 +116,10 @@ func (a *app) serve(ctx context.Context, e *env, tracer trace.TracerProvider) er
 	defer cancel()
 	if err := httpServer.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	// The audit events still buffered, now that no request adds any.
+	if err := srv.Close(shutdownCtx); err != nil {
+		e.log.Error("audit events lost at shutdown (they are in the log)", "err", err)
 	}
 	running := 1
 	// Metrics stay up until the traffic is gone, so the drain is visible.

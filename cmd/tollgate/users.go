@@ -9,9 +9,7 @@ import (
 	"net/mail"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
 	"github.com/tollgate/tollgate/server/admin"
@@ -25,28 +23,28 @@ func (a *app) usersCommand() *cobra.Command {
 	var passwordStdin, verified bool
 	create := &cobra.Command{
 		Use:   "create",
-		Short: "Create a user and print it as JSON",
+		Short: "Create a user and print it",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			addr, err := normalizeEmail(email)
 			if err != nil {
 				return usagef("--email %q: %v", email, err)
 			}
-			var password string
+			in := admin.UserInput{Email: &addr, Name: &name}
+			if verified {
+				in.EmailVerified = &verified
+			}
 			if passwordStdin {
-				if password, err = readPassword(a.stdin); err != nil {
+				if in.Password, err = a.passwordInput(cmd, addr, name); err != nil {
 					return err
 				}
-				cfg, err := a.loadConfig(cmd)
+			}
+			return a.withAdmin(func(ctx context.Context, b adminBackend, _ []string) error {
+				u, err := b.CreateUser(ctx, in)
 				if err != nil {
 					return err
 				}
-				if err := cfg.PasswordPolicy().Check(password, addr, name); err != nil {
-					return usagef("password: %v", err)
-				}
-			}
-			return a.withEnv(func(ctx context.Context, e *env, _ []string) error {
-				return a.createUser(ctx, e, addr, strings.TrimSpace(name), password, verified)
+				return a.print(u, userTable(u))
 			})(cmd, nil)
 		},
 	}
@@ -55,93 +53,116 @@ func (a *app) usersCommand() *cobra.Command {
 	create.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from standard input (without it, the user cannot sign in with a password)")
 	create.Flags().BoolVar(&verified, "verified", false, "mark the email address as verified")
 
-	users.AddCommand(create,
-		&cobra.Command{
-			Use: "list", Short: "List users as JSON", Args: cobra.NoArgs,
-			RunE: a.withEnv(func(ctx context.Context, e *env, _ []string) error {
-				list, err := e.store.ListUsers(ctx)
+	var upEmail, upName string
+	var upPassword, upVerified bool
+	update := &cobra.Command{
+		Use:   "update ID|EMAIL",
+		Short: "Change a user's email, name, verification or password (a new password signs them out everywhere)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var in admin.UserInput
+			if cmd.Flags().Changed("email") {
+				addr, err := normalizeEmail(upEmail)
 				if err != nil {
-					return fmt.Errorf("list users: %w", err)
+					return usagef("--email %q: %v", upEmail, err)
 				}
-				out := make([]admin.UserView, 0, len(list))
-				rows := [][]string{{"ID", "EMAIL", "NAME", "VERIFIED", "DISABLED"}}
-				for _, u := range list {
-					out = append(out, admin.ViewUser(u))
-					rows = append(rows, []string{u.ID, u.Email, u.Name, strconv.FormatBool(u.EmailVerified), strconv.FormatBool(u.Disabled)})
+				in.Email = &addr
+			}
+			if cmd.Flags().Changed("name") {
+				in.Name = &upName
+			}
+			if cmd.Flags().Changed("verified") {
+				in.EmailVerified = &upVerified
+			}
+			if upPassword {
+				var err error
+				if in.Password, err = a.passwordInput(cmd, upEmail, upName); err != nil {
+					return err
 				}
-				return a.print(out, rows)
-			}),
-		},
-		&cobra.Command{
-			Use: "get ID|EMAIL", Short: "Print one user as JSON", Args: cobra.ExactArgs(1),
-			RunE: a.withEnv(func(ctx context.Context, e *env, args []string) error {
-				u, err := findUser(ctx, e, args[0])
+			}
+			if in == (admin.UserInput{}) {
+				return usagef("nothing to change: give --email, --name, --verified or --password-stdin")
+			}
+			return a.withAdmin(func(ctx context.Context, b adminBackend, args []string) error {
+				u, err := b.UpdateUser(ctx, args[0], in)
 				if err != nil {
 					return err
 				}
-				return a.printJSON(admin.ViewUser(u))
-			}),
+				return a.print(u, userTable(u))
+			})(cmd, args)
 		},
-		&cobra.Command{
-			Use: "disable ID|EMAIL", Short: "Stop a user from signing in and end their sessions", Args: cobra.ExactArgs(1),
-			RunE: a.withEnv(func(ctx context.Context, e *env, args []string) error {
-				u, err := findUser(ctx, e, args[0])
+	}
+	update.Flags().StringVar(&upEmail, "email", "", "new email address")
+	update.Flags().StringVar(&upName, "name", "", "new full name")
+	update.Flags().BoolVar(&upVerified, "verified", false, "whether the email address is verified (--verified=false to clear)")
+	update.Flags().BoolVar(&upPassword, "password-stdin", false, "read a new password from standard input")
+
+	// one makes a command that acts on one user and prints it.
+	one := func(use, short string, fn func(b adminBackend, ctx context.Context, ref string) (admin.UserView, error)) *cobra.Command {
+		return &cobra.Command{
+			Use: use + " ID|EMAIL", Short: short, Args: cobra.ExactArgs(1),
+			RunE: a.withAdmin(func(ctx context.Context, b adminBackend, args []string) error {
+				u, err := fn(b, ctx, args[0])
 				if err != nil {
 					return err
 				}
-				err = e.store.UpdateUser(ctx, u.ID, func(cur storage.User) (storage.User, error) {
-					cur.Disabled, cur.UpdatedAt = true, time.Now().UTC().Truncate(time.Second)
-					u = cur
-					return cur, nil
-				})
-				if err != nil {
-					return fmt.Errorf("disable user: %w", err)
-				}
-				// A disabled user keeps nothing that still works.
-				if err := storage.SignOutEverywhere(ctx, e.store, u.ID); err != nil {
-					return fmt.Errorf("sign %s out: %w", u.Email, err)
-				}
-				return a.printJSON(admin.ViewUser(u))
+				return a.print(u, userTable(u))
 			}),
-		},
+		}
+	}
+	users.AddCommand(create, update,
 		&cobra.Command{
-			Use: "delete ID|EMAIL", Short: "Delete a user and print what was deleted", Args: cobra.ExactArgs(1),
-			RunE: a.withEnv(func(ctx context.Context, e *env, args []string) error {
-				u, err := findUser(ctx, e, args[0])
+			Use: "list", Short: "List users", Args: cobra.NoArgs,
+			RunE: a.withAdmin(func(ctx context.Context, b adminBackend, _ []string) error {
+				list, err := b.ListUsers(ctx)
 				if err != nil {
 					return err
 				}
-				if err := storage.SignOutEverywhere(ctx, e.store, u.ID); err != nil {
-					return fmt.Errorf("sign %s out: %w", u.Email, err)
-				}
-				if err := e.store.DeleteUser(ctx, u.ID); err != nil {
-					return fmt.Errorf("delete user: %w", err)
-				}
-				return a.printJSON(admin.ViewUser(u))
+				return a.print(list, userTable(list...))
 			}),
 		},
+		one("get", "Print one user", adminBackend.GetUser),
+		one("disable", "Stop a user from signing in and end their sessions and tokens",
+			func(b adminBackend, ctx context.Context, ref string) (admin.UserView, error) {
+				return b.SetUserDisabled(ctx, ref, true)
+			}),
+		one("enable", "Let a disabled user sign in again",
+			func(b adminBackend, ctx context.Context, ref string) (admin.UserView, error) {
+				return b.SetUserDisabled(ctx, ref, false)
+			}),
+		one("sign-out", "End every session of a user and revoke their tokens", adminBackend.SignOutUser),
+		one("delete", "Delete a user and print what was deleted", adminBackend.DeleteUser),
 	)
 	return users
 }
 
-func (a *app) createUser(ctx context.Context, e *env, email, name, password string, verified bool) error {
-	now := time.Now().UTC().Truncate(time.Second)
-	u := storage.User{ID: uuid.NewString(), Email: email, EmailVerified: verified, Name: name, CreatedAt: now, UpdatedAt: now}
-	if password != "" {
-		hash, err := e.hasher.Hash(password)
-		if err != nil {
-			return fmt.Errorf("hash password: %w", err)
-		}
-		u.PasswordHash = hash
-	}
-	err := e.store.CreateUser(ctx, u)
-	if errors.Is(err, storage.ErrAlreadyExists) {
-		return fmt.Errorf("a user with email %q already exists", email)
-	}
+// passwordInput reads a password from standard input. Locally it must pass
+// the configured policy before anything is opened; remotely the server
+// judges it.
+func (a *app) passwordInput(cmd *cobra.Command, email, name string) (*string, error) {
+	password, err := readPassword(a.stdin)
 	if err != nil {
-		return fmt.Errorf("create user: %w", err)
+		return nil, err
 	}
-	return a.printJSON(admin.ViewUser(u))
+	if !a.remote() {
+		cfg, err := a.loadConfig(cmd)
+		if err != nil {
+			return nil, err
+		}
+		if err := cfg.PasswordPolicy().Check(password, email, name); err != nil {
+			return nil, usagef("password: %v", err)
+		}
+	}
+	return &password, nil
+}
+
+// userTable is the --output table form of users.
+func userTable(users ...admin.UserView) [][]string {
+	rows := [][]string{{"ID", "EMAIL", "NAME", "VERIFIED", "DISABLED"}}
+	for _, u := range users {
+		rows = append(rows, []string{u.ID, u.Email, u.Name, strconv.FormatBool(u.EmailVerified), strconv.FormatBool(u.Disabled)})
+	}
+	return rows
 }
 
 // findUser looks a user up by email when the argument has an @, else by ID.

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/tollgate/tollgate/keyring"
 	"github.com/tollgate/tollgate/passwords"
+	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/storage"
 )
 
@@ -54,6 +56,10 @@ type Store interface {
 	storage.UserStore
 	storage.AccountRevoker
 	storage.MFAStore
+	storage.AuditStore
+	storage.UserActivityStore
+	DeleteSession(ctx context.Context, id string) error
+	DeleteConsent(ctx context.Context, userID, clientID string) error
 }
 
 // Handler serves the admin API. Its fields are its dependencies.
@@ -76,6 +82,11 @@ type Handler struct {
 	KeyRetention time.Duration
 	// OpenAPI is the API's OpenAPI 3 description, served as is.
 	OpenAPI []byte
+	// Audit records every change (and serves the audit log).
+	Audit *audit.Recorder
+	// ResetMail mails a user a password reset link (the hosted pages'
+	// own); nil when no mail is set up.
+	ResetMail func(ctx context.Context, u storage.User) error
 }
 
 // Mount registers the API on r.
@@ -97,6 +108,12 @@ func (h *Handler) Mount(r *mux.Router) {
 	api.HandleFunc("/users/{id}/enable", h.setDisabled(false)).Methods(http.MethodPost)
 	api.HandleFunc("/users/{id}/sign-out", h.signOutUser).Methods(http.MethodPost)
 	api.HandleFunc("/users/{id}/mfa/reset", h.resetMFA).Methods(http.MethodPost)
+	api.HandleFunc("/users/{id}/sessions", h.listSessions).Methods(http.MethodGet)
+	api.HandleFunc("/users/{id}/sessions/{sid}", h.deleteSession).Methods(http.MethodDelete)
+	api.HandleFunc("/users/{id}/consents", h.listConsents).Methods(http.MethodGet)
+	api.HandleFunc("/users/{id}/consents/{client}", h.revokeConsent).Methods(http.MethodDelete)
+	api.HandleFunc("/users/{id}/password-reset", h.sendPasswordReset).Methods(http.MethodPost)
+	api.HandleFunc("/audit-events", h.listAuditEvents).Methods(http.MethodGet)
 	api.HandleFunc("/keys", h.listKeys).Methods(http.MethodGet)
 	api.HandleFunc("/keys/rotate", h.rotateKeys).Methods(http.MethodPost)
 	// The description is public: it holds no data, and tools fetch it
@@ -119,12 +136,12 @@ func (h *Handler) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		if h.AdminToken != "" && sameSecret(token, h.AdminToken) {
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(w, r.WithContext(audit.WithActor(r.Context(), "admin_token")))
 			return
 		}
 		switch err := h.Bearer(r.Context(), token, Scope); {
 		case err == nil:
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(w, r.WithContext(audit.WithActor(r.Context(), tokenActor(token))))
 		case errors.Is(err, ErrInsufficientScope):
 			h.Logger.WarnContext(r.Context(), "admin API: token without the admin scope", "path", r.URL.Path, "remote", r.RemoteAddr)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tollgate-admin", error="insufficient_scope", scope="`+Scope+`"`)
@@ -141,6 +158,30 @@ func (h *Handler) unauthorized(w http.ResponseWriter, r *http.Request, why strin
 	h.Logger.WarnContext(r.Context(), "admin API: unauthenticated request", "reason", why, "path", r.URL.Path, "remote", r.RemoteAddr)
 	w.Header().Set("WWW-Authenticate", `Bearer realm="tollgate-admin", error="invalid_token"`)
 	writeError(w, http.StatusUnauthorized, "invalid_token", "A valid bearer token with the "+Scope+" scope is required.")
+}
+
+// tokenActor names who holds a verified access token, for the audit log:
+// its user, else its client.
+func tokenActor(token string) string {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return "access_token"
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	var claims struct {
+		Subject  string `json:"sub"`
+		ClientID string `json:"client_id"`
+	}
+	if err != nil || json.Unmarshal(payload, &claims) != nil {
+		return "access_token"
+	}
+	switch {
+	case claims.Subject != "" && claims.Subject != claims.ClientID:
+		return "user:" + claims.Subject
+	case claims.ClientID != "":
+		return "client:" + claims.ClientID
+	}
+	return "access_token"
 }
 
 func bearerToken(r *http.Request) (string, bool) {

@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/tollgate/tollgate/clientreg"
+	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/storage"
 )
 
@@ -84,7 +85,7 @@ func (h *Handler) createClient(w http.ResponseWriter, r *http.Request) {
 		h.unavailable(w, r, err)
 		return
 	}
-	h.Logger.InfoContext(r.Context(), "admin: client created", "client_id", c.ID)
+	h.Audit.Record(r.Context(), r, audit.Event{Type: audit.AdminClientCreated, ClientID: c.ID})
 	view := clientreg.ViewOf(c)
 	view.ClientSecret = secret
 	w.Header().Set("Location", Prefix+"/clients/"+c.ID)
@@ -167,14 +168,14 @@ func (h *Handler) updateClient(w http.ResponseWriter, r *http.Request) {
 		h.registrationOK(w, rejected.err)
 		return
 	}
-	if h.changed(w, r, err, updated.ID, "updated") {
+	if h.changed(w, r, err, updated.ID, audit.AdminClientUpdated) {
 		writeJSON(w, http.StatusOK, clientreg.ViewOf(updated))
 	}
 }
 
 // changed reports whether a change to client id was stored, writing the
-// error response when it was not.
-func (h *Handler) changed(w http.ResponseWriter, r *http.Request, err error, id, what string) bool {
+// error response when it was not, and recording the event when it was.
+func (h *Handler) changed(w http.ResponseWriter, r *http.Request, err error, id, event string) bool {
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", "There is no client with this client_id.")
@@ -184,13 +185,13 @@ func (h *Handler) changed(w http.ResponseWriter, r *http.Request, err error, id,
 		return false
 	}
 	h.ClientChanged(id)
-	h.Logger.InfoContext(r.Context(), "admin: client "+what, "client_id", id)
+	h.Audit.Record(r.Context(), r, audit.Event{Type: event, ClientID: id})
 	return true
 }
 
 func (h *Handler) deleteClient(w http.ResponseWriter, r *http.Request) {
 	id := mux.Vars(r)["id"]
-	if h.changed(w, r, h.Store.DeleteClient(r.Context(), id), id, "deleted") {
+	if h.changed(w, r, h.Store.DeleteClient(r.Context(), id), id, audit.AdminClientDeleted) {
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
@@ -219,7 +220,7 @@ func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request) {
 		updated = cur
 		return cur, nil
 	})
-	if h.changed(w, r, err, current.ID, "secret rotated") {
+	if h.changed(w, r, err, current.ID, audit.AdminClientSecret) {
 		view := clientreg.ViewOf(updated)
 		view.ClientSecret = secret
 		writeJSON(w, http.StatusOK, view)

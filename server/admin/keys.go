@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/tollgate/tollgate/keyring"
+	"github.com/tollgate/tollgate/server/audit"
 )
 
 type keyList struct {
@@ -26,6 +27,6 @@ func (h *Handler) rotateKeys(w http.ResponseWriter, r *http.Request) {
 		h.unavailable(w, r, err)
 		return
 	}
-	h.Logger.InfoContext(r.Context(), "admin: signing keys rotated")
+	h.Audit.Record(r.Context(), r, audit.Event{Type: audit.AdminKeysRotated})
 	h.listKeys(w, r)
 }

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/mail"
 	"slices"
@@ -12,6 +13,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 
+	"github.com/tollgate/tollgate/passwords"
+	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/storage"
 )
 
@@ -42,9 +45,10 @@ type userPage struct {
 	NextPageToken string     `json:"next_page_token,omitempty"`
 }
 
-// userInput is the body of a create or an update. Pointers tell a field
-// left out from one set to its zero value.
-type userInput struct {
+// UserInput is the body of a create or an update, and what the CLI sends
+// or applies locally. Pointers tell a field left out from one set to its
+// zero value.
+type UserInput struct {
 	Email         *string `json:"email"`
 	Name          *string `json:"name"`
 	Picture       *string `json:"picture"`
@@ -101,7 +105,7 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) {
-	var in userInput
+	var in UserInput
 	if !decode(w, r, &in) {
 		return
 	}
@@ -124,31 +128,55 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Logger.InfoContext(r.Context(), "admin: user created", "user_id", u.ID)
+	h.Audit.Record(r.Context(), r, audit.Event{Type: audit.AdminUserCreated, UserID: u.ID, Details: in.Fields()})
 	w.Header().Set("Location", Prefix+"/users/"+u.ID)
 	writeJSON(w, http.StatusCreated, ViewUser(u))
 }
 
-// applyUser validates in and applies it to u; it writes the 400 itself.
-func (h *Handler) applyUser(w http.ResponseWriter, u *storage.User, in userInput) bool {
+// applyUser validates in and applies it to u; it writes the error itself.
+func (h *Handler) applyUser(w http.ResponseWriter, u *storage.User, in UserInput) bool {
+	err := ApplyUser(u, in, h.Policy, h.Passwords)
+	var fe *FieldError
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &fe):
+		h.fieldError(w, http.StatusBadRequest, "invalid_request", fe.Field, fe.Description)
+	default:
+		writeError(w, http.StatusInternalServerError, "server_error", "The password could not be hashed.")
+	}
+	return false
+}
+
+// FieldError is input that does not validate: the field, and why.
+type FieldError struct {
+	Field       string
+	Description string
+}
+
+func (e *FieldError) Error() string { return e.Description }
+
+// ApplyUser validates in and applies it to u, hashing a new password. The
+// API and the CLI's local backend both go through it, so a user is the same
+// whichever way it was made. A *FieldError names bad input; any other
+// error is a failure to hash.
+func ApplyUser(u *storage.User, in UserInput, policy passwords.Policy, hasher *passwords.Hasher) error {
 	if in.Email != nil {
 		addr, err := mail.ParseAddress(*in.Email)
 		if err != nil || addr.Address != *in.Email {
-			h.fieldError(w, http.StatusBadRequest, "invalid_request", "email", "email must be an address such as name@example.com.")
-			return false
+			return &FieldError{"email", "email must be an address such as name@example.com."}
 		}
 		u.Email = strings.ToLower(addr.Address)
 	}
 	if in.Name != nil {
 		if len(*in.Name) > 200 {
-			h.fieldError(w, http.StatusBadRequest, "invalid_request", "name", "name must be at most 200 characters.")
-			return false
+			return &FieldError{"name", "name must be at most 200 characters."}
 		}
 		u.Name = strings.TrimSpace(*in.Name)
 	}
 	if in.Picture != nil {
 		if p := *in.Picture; p != "" && !strings.HasPrefix(p, "https://") {
-			h.fieldError(w, http.StatusBadRequest, "invalid_request", "picture", "picture must be an https URL.")
-			return false
+			return &FieldError{"picture", "picture must be an https URL."}
 		}
 		u.Picture = *in.Picture
 	}
@@ -156,18 +184,32 @@ func (h *Handler) applyUser(w http.ResponseWriter, u *storage.User, in userInput
 		u.EmailVerified = *in.EmailVerified
 	}
 	if in.Password != nil {
-		if err := h.Policy.Check(*in.Password, u.Email, u.Name); err != nil {
-			h.fieldError(w, http.StatusBadRequest, "invalid_request", "password", err.Error())
-			return false
+		if err := policy.Check(*in.Password, u.Email, u.Name); err != nil {
+			return &FieldError{"password", err.Error()}
 		}
-		hash, err := h.Passwords.Hash(*in.Password)
+		hash, err := hasher.Hash(*in.Password)
 		if err != nil {
-			writeError(w, http.StatusInternalServerError, "server_error", "The password could not be hashed.")
-			return false
+			return fmt.Errorf("hash password: %w", err)
 		}
 		u.PasswordHash = hash
 	}
-	return true
+	return nil
+}
+
+// Fields names the fields the input sets, for the audit log (never their
+// values: one of them may be a password).
+func (in UserInput) Fields() map[string]string {
+	var set []string
+	for name, present := range map[string]bool{
+		"email": in.Email != nil, "name": in.Name != nil, "picture": in.Picture != nil,
+		"password": in.Password != nil, "email_verified": in.EmailVerified != nil,
+	} {
+		if present {
+			set = append(set, name)
+		}
+	}
+	slices.Sort(set)
+	return map[string]string{"fields": strings.Join(set, ",")}
 }
 
 func (h *Handler) loadUser(w http.ResponseWriter, r *http.Request) (storage.User, bool) {
@@ -196,7 +238,7 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var in userInput
+	var in UserInput
 	if !decode(w, r, &in) {
 		return
 	}
@@ -205,11 +247,12 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next.UpdatedAt = now()
-	h.saveUser(w, r, current.ID, next, in.Password != nil, "updated")
+	h.saveUser(w, r, current.ID, next, in.Password != nil, audit.Event{Type: audit.AdminUserUpdated, Details: in.Fields()})
 }
 
-// saveUser stores u and, when signOut is set, ends everything the user had.
-func (h *Handler) saveUser(w http.ResponseWriter, r *http.Request, id string, u storage.User, signOut bool, what string) {
+// saveUser stores u and, when signOut is set, ends everything the user had;
+// then it records the event.
+func (h *Handler) saveUser(w http.ResponseWriter, r *http.Request, id string, u storage.User, signOut bool, event audit.Event) {
 	err := h.Store.UpdateUser(r.Context(), id, func(storage.User) (storage.User, error) { return u, nil })
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
@@ -228,7 +271,8 @@ func (h *Handler) saveUser(w http.ResponseWriter, r *http.Request, id string, u 
 			return
 		}
 	}
-	h.Logger.InfoContext(r.Context(), "admin: user "+what, "user_id", id)
+	event.UserID = id
+	h.Audit.Record(r.Context(), r, event)
 	writeJSON(w, http.StatusOK, ViewUser(u))
 }
 
@@ -239,12 +283,12 @@ func (h *Handler) setDisabled(disabled bool) http.HandlerFunc {
 			return
 		}
 		u.Disabled, u.UpdatedAt = disabled, now()
-		what := "enabled"
+		event := audit.Event{Type: audit.AdminUserEnabled}
 		if disabled {
-			what = "disabled"
+			event.Type = audit.AdminUserDisabled
 		}
 		// A disabled user keeps nothing that still works.
-		h.saveUser(w, r, u.ID, u, disabled, what)
+		h.saveUser(w, r, u.ID, u, disabled, event)
 	}
 }
 
@@ -258,7 +302,7 @@ func (h *Handler) signOutUser(w http.ResponseWriter, r *http.Request) {
 		h.unavailable(w, r, err)
 		return
 	}
-	h.Logger.InfoContext(r.Context(), "admin: user signed out everywhere", "user_id", u.ID)
+	h.Audit.Record(r.Context(), r, audit.Event{Type: audit.AdminUserSignedOut, UserID: u.ID})
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -276,6 +320,6 @@ func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) {
 		h.unavailable(w, r, err)
 		return
 	}
-	h.Logger.InfoContext(r.Context(), "admin: user deleted", "user_id", u.ID)
+	h.Audit.Record(r.Context(), r, audit.Event{Type: audit.AdminUserDeleted, UserID: u.ID})
 	w.WriteHeader(http.StatusNoContent)
 }

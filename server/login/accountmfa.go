@@ -183,12 +183,12 @@ func (h *Handler) checkPassword(w http.ResponseWriter, r *http.Request, user sto
 		h.renderAccountMFA(w, r, http.StatusTooManyRequests, user, page)
 		return false
 	}
-	_, ok, err := h.authenticate(r, user.Email, r.PostFormValue("password"))
+	_, failure, err := h.authenticate(r, user.Email, r.PostFormValue("password"))
 	if err != nil {
 		h.unavailable(w, r, err)
 		return false
 	}
-	if !ok {
+	if failure != "" {
 		if err := h.recordFailure(ctx, r, user.Email); err != nil {
 			h.unavailable(w, r, err)
 			return false

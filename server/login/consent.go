@@ -4,8 +4,11 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/server/authflow"
 	"github.com/tollgate/tollgate/storage"
 	"github.com/tollgate/tollgate/templates"
@@ -58,6 +61,7 @@ func (h *Handler) submitConsent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Logger.InfoContext(r.Context(), "consent decided", "user_id", user.ID, "client_id", p.ClientID, "allowed", p.Consented)
+	h.Audit.Record(r.Context(), r, consentEvent(user.ID, p, r.PostFormValue("remember") == "1"))
 	h.resume(w, r, handle)
 }
 
@@ -105,4 +109,15 @@ func (h *Handler) remember(r *http.Request, userID string, p authflow.Pending) e
 	}
 	c.UpdatedAt = now
 	return h.Store.SaveConsent(r.Context(), c)
+}
+
+// consentEvent describes a consent decision for the audit log.
+func consentEvent(userID string, p authflow.Pending, remember bool) audit.Event {
+	e := audit.Event{Type: audit.ConsentDenied, UserID: userID, ClientID: p.ClientID,
+		Details: map[string]string{"scope": strings.Join(p.Scopes, " ")}}
+	if p.Consented {
+		e.Type = audit.ConsentGranted
+		e.Details["remembered"] = strconv.FormatBool(remember)
+	}
+	return e
 }

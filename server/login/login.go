@@ -16,6 +16,7 @@ import (
 
 	"github.com/tollgate/tollgate/mfa"
 	"github.com/tollgate/tollgate/passwords"
+	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/server/authflow"
 	"github.com/tollgate/tollgate/server/metrics"
 	"github.com/tollgate/tollgate/server/session"
@@ -48,6 +49,7 @@ type Handler struct {
 	MFA *mfa.Factors
 	// Upstreams are the "Continue with …" buttons (server/upstream).
 	Upstreams []templates.UpstreamButton
+	Audit     *audit.Recorder
 }
 
 // Mount registers the pages on r.
@@ -128,24 +130,26 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 		// The password is not even checked while the wait lasts.
 		h.Logger.InfoContext(r.Context(), "sign-in throttled", "client_id", p.ClientID, "wait", wait.Round(time.Second))
 		h.Metrics.SignIn("password", "throttled")
+		h.Audit.Record(r.Context(), r, audit.Event{Type: audit.SignInFailed, ClientID: p.ClientID, Reason: "throttled"})
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		h.renderLogin(w, r, http.StatusTooManyRequests, templates.LoginPage{
 			Request: handle, ClientName: h.clientName(r, p.ClientID), Email: email, Throttled: true,
 		})
 		return
 	}
-	user, ok, err := h.authenticate(r, email, r.PostFormValue("password"))
+	user, failure, err := h.authenticate(r, email, r.PostFormValue("password"))
 	if err != nil {
 		h.unavailable(w, r, err)
 		return
 	}
-	if !ok {
+	if failure != "" {
 		if err := h.recordFailure(r.Context(), r, email); err != nil {
 			h.unavailable(w, r, err)
 			return
 		}
 		h.Logger.InfoContext(r.Context(), "sign-in failed", "client_id", p.ClientID)
 		h.Metrics.SignIn("password", metrics.SignInFailure)
+		h.Audit.Record(r.Context(), r, audit.Event{Type: audit.SignInFailed, UserID: user.ID, ClientID: p.ClientID, Reason: failure})
 		h.renderLogin(w, r, http.StatusUnauthorized, templates.LoginPage{
 			Request: handle, ClientName: h.clientName(r, p.ClientID), Email: email, Failed: true,
 		})
@@ -153,6 +157,7 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.Accounts.RequireVerified && !user.EmailVerified {
 		h.Logger.InfoContext(r.Context(), "sign-in refused: email not verified", "user_id", user.ID)
+		h.Audit.Record(r.Context(), r, audit.Event{Type: audit.SignInFailed, UserID: user.ID, ClientID: p.ClientID, Reason: "unverified"})
 		h.renderLogin(w, r, http.StatusForbidden, templates.LoginPage{
 			Request: handle, ClientName: h.clientName(r, p.ClientID), Email: email, NotVerified: true,
 		})
@@ -175,24 +180,33 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 // authenticate checks a password. Unknown accounts, disabled accounts and
-// wrong passwords all cost one argon2id verification and look alike.
-func (h *Handler) authenticate(r *http.Request, email, password string) (storage.User, bool, error) {
+// wrong passwords all cost one argon2id verification and look alike to
+// the visitor; the failure, for the audit log, says which it was:
+// unknown_account, no_password, bad_password or disabled ("" on success).
+// On failure the user carries only the ID, when there is an account.
+func (h *Handler) authenticate(r *http.Request, email, password string) (storage.User, string, error) {
 	user, err := h.Store.GetUserByEmail(r.Context(), email)
-	if errors.Is(err, storage.ErrNotFound) || (err == nil && user.PasswordHash == "") {
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
 		h.Passwords.VerifyNothing(password)
-		return storage.User{}, false, nil
-	}
-	if err != nil {
-		return storage.User{}, false, err
+		return storage.User{}, "unknown_account", nil
+	case err != nil:
+		return storage.User{}, "", err
+	case user.PasswordHash == "":
+		h.Passwords.VerifyNothing(password)
+		return storage.User{ID: user.ID}, "no_password", nil
 	}
 	ok, rehash, err := h.Passwords.Verify(password, user.PasswordHash)
-	if err != nil || !ok || user.Disabled {
-		return storage.User{}, false, nil
+	switch {
+	case err != nil || !ok:
+		return storage.User{ID: user.ID}, "bad_password", nil
+	case user.Disabled:
+		return storage.User{ID: user.ID}, "disabled", nil
 	}
 	if rehash {
 		h.upgradeHash(r, user.ID, password)
 	}
-	return user, true, nil
+	return user, "", nil
 }
 
 // upgradeHash re-hashes a password whose parameters are below the current

@@ -8,9 +8,11 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tollgate/tollgate/mfa"
+	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/server/authflow"
 	"github.com/tollgate/tollgate/server/metrics"
 	"github.com/tollgate/tollgate/server/session"
@@ -276,6 +278,8 @@ func (h *Handler) finishSignIn(w http.ResponseWriter, r *http.Request, user stor
 		return
 	}
 	h.Logger.InfoContext(ctx, "signed in", "user_id", user.ID, "client_id", p.ClientID, "amr", amr)
+	h.Audit.Record(ctx, r, audit.Event{Type: audit.SignInSucceeded, UserID: user.ID, ClientID: p.ClientID,
+		Details: map[string]string{"method": "password", "amr": strings.Join(amr, " ")}})
 	if handle == "" {
 		if next := localPath(next); next != "" {
 			http.Redirect(w, r, h.Issuer+next, http.StatusSeeOther)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/storage"
 	"github.com/tollgate/tollgate/templates"
 )
@@ -46,6 +47,7 @@ func (h *Handler) submitForgotPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	address := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
 	user, err := h.Store.GetUserByEmail(r.Context(), address)
+	event := audit.Event{Type: audit.PasswordResetRequested, UserID: user.ID}
 	switch {
 	case err == nil && !user.Disabled:
 		if err := h.mailReset(r.Context(), user, r.PostFormValue("request")); err != nil {
@@ -53,11 +55,28 @@ func (h *Handler) submitForgotPassword(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.Logger.InfoContext(r.Context(), "password reset requested", "user_id", user.ID)
-	case err != nil && !errors.Is(err, storage.ErrNotFound):
+	case err == nil:
+		event.Reason = "disabled"
+	case errors.Is(err, storage.ErrNotFound):
+		event.Reason = "unknown_account"
+	default:
 		h.unavailable(w, r, err)
 		return
 	}
+	h.Audit.Record(r.Context(), r, event)
 	h.Pages.Render(w, http.StatusOK, "check_email", templates.CheckEmailPage{Email: address, Reset: true})
+}
+
+// ErrMailDisabled: no mailer is configured, so no link can be sent.
+var ErrMailDisabled = errors.New("email is not set up")
+
+// MailPasswordReset mails the user a password reset link, as the forgot
+// password page does (for the admin API). ErrMailDisabled without a mailer.
+func (h *Handler) MailPasswordReset(ctx context.Context, user storage.User) error {
+	if h.Accounts.Mailer == nil {
+		return ErrMailDisabled
+	}
+	return h.mailReset(ctx, user, "")
 }
 
 func (h *Handler) mailReset(ctx context.Context, user storage.User, request string) error {
@@ -147,6 +166,7 @@ func (h *Handler) submitResetPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = h.Sessions.End(w, r)
 	h.Logger.InfoContext(ctx, "password reset", "user_id", user.ID)
+	h.Audit.Record(ctx, r, audit.Event{Type: audit.PasswordResetCompleted, UserID: user.ID})
 	data := templates.PasswordChangedPage{}
 	if _, err := h.Pending.Get(ctx, t.RequestID); t.RequestID != "" && err == nil {
 		data.Request = t.RequestID

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tollgate/tollgate/mailer"
 	"github.com/tollgate/tollgate/passwords"
+	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/storage"
 	"github.com/tollgate/tollgate/templates"
 )
@@ -118,6 +119,7 @@ func (h *Handler) submitSignup(w http.ResponseWriter, r *http.Request) {
 		err = h.mailAccountExists(r.Context(), address, form.Request)
 	case err == nil:
 		h.Logger.InfoContext(r.Context(), "signed up", "user_id", user.ID)
+		h.Audit.Record(r.Context(), r, audit.Event{Type: audit.SignedUp, UserID: user.ID})
 		err = h.mailVerification(r.Context(), user, form.Request)
 	}
 	if err != nil {
@@ -202,6 +204,7 @@ func (h *Handler) verifyEmail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Logger.InfoContext(ctx, "email verified", "user_id", user.ID)
+	h.Audit.Record(ctx, r, audit.Event{Type: audit.EmailVerified, UserID: user.ID})
 	data := templates.EmailVerifiedPage{Email: user.Email}
 	if _, err := h.Pending.Get(ctx, t.RequestID); t.RequestID != "" && err == nil {
 		data.Request = t.RequestID

@@ -12,6 +12,7 @@ import (
 	"github.com/ory/fosite/token/jwt"
 
 	"github.com/tollgate/tollgate/keyring"
+	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/server/authflow"
 	"github.com/tollgate/tollgate/server/cors"
 	"github.com/tollgate/tollgate/server/metrics"
@@ -47,6 +48,7 @@ type Handler struct {
 	// request's acr_values demand it.
 	MFA         MFAStatus
 	MFARequired bool
+	Audit       *audit.Recorder
 }
 
 // Mount registers the endpoints on r. Those a browser app calls directly

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/storage"
 	"github.com/tollgate/tollgate/templates"
 )
@@ -63,6 +64,9 @@ func (h *Handler) endSession(w http.ResponseWriter, r *http.Request) {
 	if err := h.Sessions.End(w, r); err != nil {
 		h.unavailablePage(w, r, err)
 		return
+	}
+	if hasSession {
+		h.Audit.Record(r.Context(), r, audit.Event{Type: audit.LoggedOut, UserID: sess.UserID, ClientID: lr.clientID})
 	}
 	h.finishLogout(w, r, lr)
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"github.com/ory/fosite"
+
+	"github.com/tollgate/tollgate/server/audit"
 )
 
 // token is the token endpoint (RFC 6749 §3.2).
@@ -34,6 +36,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Provider.WriteAccessResponse(ctx, w, ar, resp)
 	h.Metrics.TokenIssued(ar.GetGrantTypes()[0])
+	h.Audit.Record(ctx, r, grantEvent(r, audit.TokenIssued, "", ar))
 }
 
 func (h *Handler) accessError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
@@ -48,6 +51,7 @@ func (h *Handler) accessError(w http.ResponseWriter, r *http.Request, ar fosite.
 		// A rotated refresh token came back: replayed, or a concurrent use
 		// that lost the race. Either way its family is revoked.
 		h.Metrics.RefreshReuse()
+		h.Audit.Record(r.Context(), r, grantEvent(r, audit.RefreshTokenReused, "reused", ar))
 		err = fosite.ErrInvalidGrant.WithHint("The refresh token has already been used.")
 	}
 	h.Provider.WriteAccessError(r.Context(), w, ar, err)
@@ -60,6 +64,10 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 	if unavailable(err) {
 		h.writeUnavailableJSON(w, r, err)
 		return
+	}
+	if err == nil {
+		h.Audit.Record(r.Context(), r, audit.Event{Type: audit.TokenRevoked, ClientID: requestClient(r),
+			Details: map[string]string{"token_type_hint": r.PostFormValue("token_type_hint")}})
 	}
 	h.Provider.WriteRevocationResponse(r.Context(), w, err)
 }

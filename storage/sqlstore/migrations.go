@@ -285,6 +285,52 @@ var migrations = []migration{
 		},
 	},
 	{
+		// Queried newest first, by user, client or type within a time
+		// range; purged oldest first by the janitor.
+		version: 6,
+		name:    "audit log",
+		postgres: []string{
+			`CREATE TABLE audit_events (
+				id TEXT PRIMARY KEY,
+				occurred_at TIMESTAMPTZ NOT NULL,
+				type TEXT NOT NULL,
+				actor TEXT NOT NULL,
+				user_id TEXT NOT NULL,
+				client_id TEXT NOT NULL,
+				ip TEXT NOT NULL,
+				user_agent TEXT NOT NULL,
+				request_id TEXT NOT NULL,
+				outcome TEXT NOT NULL,
+				reason TEXT NOT NULL,
+				details TEXT NOT NULL
+			)`,
+			`CREATE INDEX audit_events_occurred_at ON audit_events (occurred_at, id)`,
+			`CREATE INDEX audit_events_user_id ON audit_events (user_id, occurred_at)`,
+			`CREATE INDEX audit_events_client_id ON audit_events (client_id, occurred_at)`,
+			`CREATE INDEX audit_events_type ON audit_events (type, occurred_at)`,
+		},
+		sqlite: []string{
+			`CREATE TABLE audit_events (
+				id TEXT PRIMARY KEY,
+				occurred_at DATETIME NOT NULL,
+				type TEXT NOT NULL,
+				actor TEXT NOT NULL,
+				user_id TEXT NOT NULL,
+				client_id TEXT NOT NULL,
+				ip TEXT NOT NULL,
+				user_agent TEXT NOT NULL,
+				request_id TEXT NOT NULL,
+				outcome TEXT NOT NULL,
+				reason TEXT NOT NULL,
+				details TEXT NOT NULL
+			)`,
+			`CREATE INDEX audit_events_occurred_at ON audit_events (occurred_at, id)`,
+			`CREATE INDEX audit_events_user_id ON audit_events (user_id, occurred_at)`,
+			`CREATE INDEX audit_events_client_id ON audit_events (client_id, occurred_at)`,
+			`CREATE INDEX audit_events_type ON audit_events (type, occurred_at)`,
+		},
+	},
+	{
 		// Defaults again keep the previous release writing users and
 		// sessions during a rollout. Preferences are a JSON object in text,
 		// kept byte for byte on both databases.
