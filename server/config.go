@@ -43,6 +43,11 @@ type Config struct {
 	// SeparateMetrics keeps /metrics off the public router; the caller
 	// serves MetricsHandler on an address of its own.
 	SeparateMetrics bool
+	// RegistrationEnabled serves dynamic client registration (RFC 7591)
+	// at /oauth2/register; RegistrationToken, when set, is the initial
+	// access token it requires (empty: open registration).
+	RegistrationEnabled bool
+	RegistrationToken   string
 }
 
 // FromConfig derives the runtime configuration from the file format.
@@ -63,5 +68,7 @@ func FromConfig(c config.Config, secret []byte, hasher *passwords.Hasher, logger
 		RequireVerifiedEmail: c.RequireVerifiedEmail,
 		PasswordPolicy:       c.PasswordPolicy(),
 		AccessTokenAlgorithm: c.AccessTokenSigningAlg,
+		RegistrationEnabled:  c.Registration.Enabled,
+		RegistrationToken:    c.Registration.InitialAccessToken,
 	}
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/tollgate/tollgate/server/login"
 	"github.com/tollgate/tollgate/server/metrics"
 	"github.com/tollgate/tollgate/server/oauth"
+	"github.com/tollgate/tollgate/server/register"
 	"github.com/tollgate/tollgate/server/session"
 	"github.com/tollgate/tollgate/static"
 	"github.com/tollgate/tollgate/storage"
@@ -105,6 +106,9 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 		Sessions: sessions, Pending: pending, Pages: pages, Logger: cfg.Logger, Metrics: s.metrics,
 		SignupEnabled: signup,
 	}
+	if cfg.RegistrationEnabled {
+		protocol.RegistrationEndpoint = cfg.Issuer + register.Path
+	}
 	protocol.Mount(r)
 	(&login.Handler{
 		Issuer: cfg.Issuer, Store: store, Sessions: sessions, Pending: pending,
@@ -131,6 +135,15 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 		KeyRetention:  max(cfg.AccessTokenLifetime, cfg.IDTokenLifetime),
 		OpenAPI:       docs.AdminOpenAPI,
 	}).Mount(r)
+	if cfg.RegistrationEnabled {
+		if cfg.RegistrationToken == "" {
+			cfg.Logger.Warn("dynamic client registration is open: anyone can register a client (set registration.initial_access_token)")
+		}
+		(&register.Handler{
+			Issuer: cfg.Issuer, Store: store, Passwords: cfg.Passwords, Logger: cfg.Logger,
+			InitialAccessToken: cfg.RegistrationToken, ClientChanged: oauthStore.ForgetClient,
+		}).Mount(r)
+	}
 	r.PathPrefix("/static/").Handler(static.Handler())
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)

@@ -37,8 +37,11 @@ type Client struct {
 	WebOrigins  []string
 	Public      bool // token_endpoint_auth_method none; PKCE only
 	SkipConsent bool
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// RegistrationTokenHash is the SHA-256 (hex) of the RFC 7592
+	// registration access token; empty unless registered dynamically.
+	RegistrationTokenHash string
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
 }
 
 // User is a local account. ID is the stable OpenID subject.
@@ -50,6 +53,7 @@ type User struct {
 	Picture       string
 	PasswordHash  string // PHC-formatted argon2id; empty when the user has no password
 	Disabled      bool
+	Roles         []string // "admin" opens the admin console
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 }

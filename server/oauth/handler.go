@@ -42,6 +42,8 @@ type Handler struct {
 	Metrics  *metrics.Metrics
 	// SignupEnabled lets prompt=create send users to the sign-up page.
 	SignupEnabled bool
+	// RegistrationEndpoint, when set, is advertised in discovery (RFC 7591).
+	RegistrationEndpoint string
 }
 
 // Mount registers the endpoints on r. Those a browser app calls directly
