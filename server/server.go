@@ -25,6 +25,7 @@ import (
 	"github.com/tollgate/tollgate/passwords"
 	"github.com/tollgate/tollgate/server/admin"
 	"github.com/tollgate/tollgate/server/authflow"
+	"github.com/tollgate/tollgate/server/console"
 	"github.com/tollgate/tollgate/server/logctx"
 	"github.com/tollgate/tollgate/server/login"
 	"github.com/tollgate/tollgate/server/metrics"
@@ -118,7 +119,7 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 			Enabled: signup, RequireVerified: cfg.RequireVerifiedEmail,
 		},
 	}).Mount(r)
-	(&admin.Handler{
+	adminAPI := &admin.Handler{
 		Store: store, Keys: keys, Passwords: cfg.Passwords, Policy: cfg.PasswordPolicy, Logger: cfg.Logger,
 		Bearer: func(ctx context.Context, token, scope string) error {
 			err := protocol.CheckBearer(ctx, token, scope)
@@ -134,6 +135,18 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 		AdminToken:    cfg.AdminToken,
 		KeyRetention:  max(cfg.AccessTokenLifetime, cfg.IDTokenLifetime),
 		OpenAPI:       docs.AdminOpenAPI,
+	}
+	adminAPI.Mount(r)
+	// The admin console calls the admin API in process, through a router
+	// of its own, on behalf of the signed-in admin.
+	consoleAPI := mux.NewRouter()
+	adminAPI.Mount(consoleAPI)
+	consolePages, err := templates.NewConsole(issuer.Path)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	(&console.Handler{
+		Issuer: cfg.Issuer, Sessions: sessions, Users: store, API: consoleAPI, Pages: consolePages, Logger: cfg.Logger,
 	}).Mount(r)
 	if cfg.RegistrationEnabled {
 		if cfg.RegistrationToken == "" {

@@ -36,6 +36,7 @@ type LoginPage struct {
 	Throttled     bool // too many failures: wait before trying again
 	SignupEnabled bool
 	ResetEnabled  bool
+	Next          string // where a sign-in without Request returns (the admin console)
 }
 
 // SignupPage is the account creation form; Error and Field say what to fix.

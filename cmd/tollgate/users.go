@@ -23,6 +23,7 @@ func (a *app) usersCommand() *cobra.Command {
 
 	var email, name string
 	var passwordStdin, verified bool
+	var roles []string
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create a user and print it as JSON",
@@ -31,6 +32,10 @@ func (a *app) usersCommand() *cobra.Command {
 			addr, err := normalizeEmail(email)
 			if err != nil {
 				return usagef("--email %q: %v", email, err)
+			}
+			checkedRoles, err := admin.CheckRoles(roles)
+			if err != nil {
+				return usagef("--role: %v", err)
 			}
 			var password string
 			if passwordStdin {
@@ -46,7 +51,7 @@ func (a *app) usersCommand() *cobra.Command {
 				}
 			}
 			return a.withEnv(func(ctx context.Context, e *env, _ []string) error {
-				return a.createUser(ctx, e, addr, strings.TrimSpace(name), password, verified)
+				return a.createUser(ctx, e, addr, strings.TrimSpace(name), password, verified, checkedRoles)
 			})(cmd, nil)
 		},
 	}
@@ -54,6 +59,7 @@ func (a *app) usersCommand() *cobra.Command {
 	create.Flags().StringVar(&name, "name", "", "full name")
 	create.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from standard input (without it, the user cannot sign in with a password)")
 	create.Flags().BoolVar(&verified, "verified", false, "mark the email address as verified")
+	create.Flags().StringSliceVar(&roles, "role", nil, "give the user a role (repeatable); admin opens the admin console")
 
 	users.AddCommand(create,
 		&cobra.Command{
@@ -124,9 +130,9 @@ func (a *app) usersCommand() *cobra.Command {
 	return users
 }
 
-func (a *app) createUser(ctx context.Context, e *env, email, name, password string, verified bool) error {
+func (a *app) createUser(ctx context.Context, e *env, email, name, password string, verified bool, roles []string) error {
 	now := time.Now().UTC().Truncate(time.Second)
-	u := storage.User{ID: uuid.NewString(), Email: email, EmailVerified: verified, Name: name, CreatedAt: now, UpdatedAt: now}
+	u := storage.User{ID: uuid.NewString(), Email: email, EmailVerified: verified, Name: name, Roles: roles, CreatedAt: now, UpdatedAt: now}
 	if password != "" {
 		hash, err := e.hasher.Hash(password)
 		if err != nil {

@@ -25,6 +25,7 @@ type UserView struct {
 	Picture       string    `json:"picture"`
 	Disabled      bool      `json:"disabled"`
 	HasPassword   bool      `json:"has_password"`
+	Roles         []string  `json:"roles"`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
 }
@@ -34,6 +35,7 @@ func ViewUser(u storage.User) UserView {
 	return UserView{
 		ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified, Name: u.Name, Picture: u.Picture,
 		Disabled: u.Disabled, HasPassword: u.PasswordHash != "", CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+		Roles: append([]string{}, u.Roles...),
 	}
 }
 
@@ -45,11 +47,12 @@ type userPage struct {
 // userInput is the body of a create or an update. Pointers tell a field
 // left out from one set to its zero value.
 type userInput struct {
-	Email         *string `json:"email"`
-	Name          *string `json:"name"`
-	Picture       *string `json:"picture"`
-	Password      *string `json:"password"`
-	EmailVerified *bool   `json:"email_verified"`
+	Email         *string   `json:"email"`
+	Name          *string   `json:"name"`
+	Picture       *string   `json:"picture"`
+	Password      *string   `json:"password"`
+	EmailVerified *bool     `json:"email_verified"`
+	Roles         *[]string `json:"roles"`
 }
 
 func (h *Handler) fieldError(w http.ResponseWriter, status int, code, field, description string) {
@@ -154,6 +157,14 @@ func (h *Handler) applyUser(w http.ResponseWriter, u *storage.User, in userInput
 	}
 	if in.EmailVerified != nil {
 		u.EmailVerified = *in.EmailVerified
+	}
+	if in.Roles != nil {
+		roles, err := CheckRoles(*in.Roles)
+		if err != nil {
+			h.fieldError(w, http.StatusBadRequest, "invalid_request", "roles", err.Error())
+			return false
+		}
+		u.Roles = roles
 	}
 	if in.Password != nil {
 		if err := h.Policy.Check(*in.Password, u.Email, u.Name); err != nil {

@@ -159,6 +159,10 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 	h.Logger.InfoContext(r.Context(), "signed in", "user_id", user.ID, "client_id", p.ClientID)
 	h.Metrics.SignIn("password", metrics.SignInSuccess)
 	if handle == "" {
+		if next := h.safeNext(r.PostFormValue("next")); next != "" {
+			http.Redirect(w, r, next, http.StatusSeeOther)
+			return
+		}
 		h.Pages.Render(w, http.StatusOK, "signed_in", templates.SignedInPage{Email: user.Email})
 		return
 	}
@@ -213,6 +217,9 @@ func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int
 		return
 	}
 	data.CSRFToken = token
+	if data.Request == "" {
+		data.Next = h.safeNext(r.FormValue("next"))
+	}
 	data.SignupEnabled = h.Accounts.Enabled
 	data.ResetEnabled = h.Accounts.Mailer != nil
 	h.Pages.Render(w, status, "login", data)
