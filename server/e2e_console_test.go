@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/keyring"
+	"github.com/tollgate/tollgate/server"
 	"github.com/tollgate/tollgate/storage"
 	"github.com/tollgate/tollgate/storage/testbackend"
 )
@@ -197,6 +198,25 @@ func TestConsoleAdmin(t *testing.T) {
 		if p = b.post(e.issuer+"/admin/users/"+e.user.ID+"/disable", url.Values{"csrf_token": {token}}); p.status != http.StatusBadRequest {
 			t.Fatalf("disabling oneself: %d", p.status)
 		}
+		if p = b.post(e.issuer+"/admin/users/"+e.user.ID+"/roles", url.Values{"csrf_token": {token}, "admin": {"no"}}); p.status != http.StatusBadRequest {
+			t.Fatalf("removing one's own admin role: %d", p.status)
+		}
+
+		// Make Bob an admin: he can use the console; take it back: he cannot.
+		p = b.post(userURL+"/roles", url.Values{"csrf_token": {token}, "admin": {"yes"}})
+		if !strings.Contains(p.body, "The user is now an admin") || !strings.Contains(p.body, "Remove admin role") {
+			t.Fatalf("make admin: %d\n%s", p.status, p.body)
+		}
+		bob, p = consoleSignIn(t, e, plainEmail)
+		if p.status != http.StatusOK || !strings.HasSuffix(p.url.Path, "/admin/clients") {
+			t.Fatalf("Bob as an admin: %d at %s", p.status, p.url)
+		}
+		if p = b.post(userURL+"/roles", url.Values{"csrf_token": {token}, "admin": {"no"}}); !strings.Contains(p.body, "no longer an admin") {
+			t.Fatalf("remove admin: %d\n%s", p.status, p.body)
+		}
+		if p := bob.get(e.issuer + "/admin/clients"); p.status != http.StatusForbidden {
+			t.Fatalf("Bob after losing the admin role: %d at %s", p.status, p.url)
+		}
 
 		// Keys: list and rotate.
 		keysBefore, _ := e.keys.Keys(ctx)
@@ -264,6 +284,33 @@ func TestConsoleNonAdmin(t *testing.T) {
 			t.Errorf("a disabled admin's session: %d at %s", p.status, p.url)
 		}
 	})
+}
+
+// TestConsoleOutage: with the database down, the console answers 503 with
+// a retry hint, never a page that pretends to work.
+func TestConsoleOutage(t *testing.T) {
+	pg := testbackend.StartPostgres(t)
+	e := newEnvWith(t, "own postgres", openURLs(t, pg.URL(), ""), keyring.RS256, func(c *server.Config) {
+		c.RegistrationEnabled, c.RegistrationToken = true, initialAccessToken
+	})
+	consoleUsers(t, e)
+	b, _ := consoleSignIn(t, e, testEmail)
+	token := csrfOf(t, b.get(e.issuer+"/admin/keys"))
+	pg.Stop()
+	for _, p := range []page{
+		b.get(e.issuer + "/admin/clients"),
+		b.get(e.issuer + "/admin/users"),
+		b.post(e.issuer+"/admin/keys/rotate", url.Values{"csrf_token": {token}}),
+	} {
+		if p.status != http.StatusServiceUnavailable || p.header.Get("Retry-After") == "" {
+			t.Errorf("%s with the database down: %d", p.url, p.status)
+		}
+	}
+	status, body, h := e.regCall(http.MethodPost, e.issuer+"/oauth2/register", initialAccessToken, map[string]any{"redirect_uris": []string{callbackURL}})
+	if status != http.StatusServiceUnavailable || h.Get("Retry-After") == "" || body["error"] != "temporarily_unavailable" {
+		t.Errorf("registration with the database down: %d %v", status, body)
+	}
+	pg.Start()
 }
 
 // TestLoginNextIsNotAnOpenRedirect: the login page returns only to the

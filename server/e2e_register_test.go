@@ -129,6 +129,19 @@ func TestDynamicRegistrationRoundTrip(t *testing.T) {
 			t.Fatalf("update: %d %v", status, got)
 		}
 
+		// An admin's change through the admin API keeps the registration
+		// access token working.
+		req, _ := http.NewRequest(http.MethodPatch, e.issuer+"/admin/v1/clients/"+id, strings.NewReader(`{"client_name": "Registered App v2"}`))
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("admin update of a registered client: %v %v", resp, err)
+		} else {
+			resp.Body.Close()
+		}
+		if status, got, _ := e.regCall(http.MethodGet, clientURI, regToken, nil); status != http.StatusOK {
+			t.Fatalf("read after an admin's update: %d %v", status, got)
+		}
+
 		// Sign a user in with the registered client: code + PKCE, consent
 		// (a dynamic client never skips it), ID token checked by go-oidc.
 		cfg := e.oauthConfig(id, secret)

@@ -74,6 +74,7 @@ func (h *Handler) Mount(r *mux.Router) {
 	post("/users/{id}/disable", h.userAction("disable", "disabled"))
 	post("/users/{id}/enable", h.userAction("enable", "enabled"))
 	post("/users/{id}/sign-out", h.userAction("sign-out", "signed_out"))
+	post("/users/{id}/roles", h.setAdminRole)
 	get("/keys", h.listKeys)
 	post("/keys/rotate", h.rotateKeys)
 }
@@ -159,6 +160,8 @@ var notices = map[string]string{
 	"enabled":        "The account is enabled.",
 	"signed_out":     "The user is signed out everywhere: every session ended and every token revoked.",
 	"rotated":        "The signing keys were rotated.",
+	"admin_granted":  "The user is now an admin and can use this console.",
+	"admin_revoked":  "The user is no longer an admin.",
 }
 
 // render writes a console page for the signed-in admin.

@@ -75,8 +75,9 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) {
 }
 
 type userData struct {
-	User admin.UserView
-	Self bool // the signed-in admin's own account
+	User    admin.UserView
+	Self    bool // the signed-in admin's own account
+	IsAdmin bool
 }
 
 func (h *Handler) showUser(w http.ResponseWriter, r *http.Request) {
@@ -85,7 +86,9 @@ func (h *Handler) showUser(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	h.render(w, r, http.StatusOK, "user", "users", page{Data: userData{User: u, Self: u.ID == signedIn(r.Context()).ID}})
+	h.render(w, r, http.StatusOK, "user", "users", page{Data: userData{
+		User: u, Self: u.ID == signedIn(r.Context()).ID, IsAdmin: admin.HasRole(u.Roles, admin.RoleAdmin),
+	}})
 }
 
 // userAction disables, enables or signs out a user through the admin API.
@@ -103,4 +106,24 @@ func (h *Handler) userAction(action, notice string) http.HandlerFunc {
 		}
 		h.redirect(w, r, "/users/"+url.PathEscape(id), notice)
 	}
+}
+
+// setAdminRole gives or takes the admin role. Admins cannot take their own,
+// so the console always keeps at least the admin using it.
+func (h *Handler) setAdminRole(w http.ResponseWriter, r *http.Request) {
+	id := mux.Vars(r)["id"]
+	grant := r.PostFormValue("admin") == "yes"
+	if !grant && id == signedIn(r.Context()).ID {
+		h.message(w, r, http.StatusBadRequest, "Not changed", "You cannot remove your own admin role; another admin must do it.")
+		return
+	}
+	roles, notice := []string{}, "admin_revoked"
+	if grant {
+		roles, notice = []string{admin.RoleAdmin}, "admin_granted"
+	}
+	if err := h.call(r, http.MethodPatch, "/users/"+url.PathEscape(id), nil, map[string]any{"roles": roles}, nil); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.redirect(w, r, "/users/"+url.PathEscape(id), notice)
 }
