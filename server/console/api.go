@@ -50,6 +50,10 @@ func (h *Handler) call(r *http.Request, method, path string, query url.Values, b
 	}
 	rec := &recorder{header: http.Header{}}
 	h.API.ServeHTTP(rec, req)
+	if method != http.MethodGet {
+		h.Logger.InfoContext(r.Context(), "admin console: action", "admin_id", signedIn(r.Context()).ID,
+			"method", method, "path", target, "status", rec.status)
+	}
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
