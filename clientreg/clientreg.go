@@ -114,7 +114,7 @@ func (r Registration) Build(now time.Time) (storage.Client, string, error) {
 	case AuthNone:
 		public = true
 	default:
-		return storage.Client{}, "", invalid("token_endpoint_auth_method", "%q is not supported (want client_secret_basic or none)", r.TokenEndpointAuthMethod)
+		return storage.Client{}, "", invalid("token_endpoint_auth_method", "%q is not supported (want client_secret_basic, client_secret_post or none)", r.TokenEndpointAuthMethod)
 	}
 	c := storage.Client{
 		ID: r.ClientID, Name: strings.TrimSpace(r.ClientName), RedirectURIs: r.RedirectURIs, PostLogoutRedirectURIs: r.PostLogoutRedirectURIs,

@@ -103,6 +103,17 @@ type Config struct {
 	// Upstreams are the OpenID Providers users may sign in with
 	// (federation, see upstreams.go); file only.
 	Upstreams []Upstream `yaml:"upstreams"`
+	// Registration is dynamic client registration (RFC 7591/7592).
+	Registration Registration `yaml:"registration"`
+}
+
+// Registration configures dynamic client registration at /oauth2/register.
+type Registration struct {
+	// Enabled turns the endpoint on; it is off by default.
+	Enabled bool `yaml:"enabled" env:"TOLLGATE_REGISTRATION_ENABLED"`
+	// InitialAccessToken is the bearer token a registration must carry.
+	// Empty while Enabled means open registration: anyone may register.
+	InitialAccessToken string `yaml:"initial_access_token" env:"TOLLGATE_REGISTRATION_INITIAL_ACCESS_TOKEN"`
 }
 
 // Duration is a time.Duration written as "1h", "30m", "720h".
@@ -246,6 +257,9 @@ func (c Config) Validate() error {
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 32 {
 		bad("admin_token", "(hidden)", "want at least 32 characters")
+	}
+	if t := c.Registration.InitialAccessToken; t != "" && len(t) < 32 {
+		bad("registration.initial_access_token", "(hidden)", "want at least 32 characters")
 	}
 	if c.AccessTokenSigningAlg != "RS256" && c.AccessTokenSigningAlg != "ES256" {
 		bad("access_token_signing_alg", c.AccessTokenSigningAlg, "want RS256 or ES256")

@@ -16,17 +16,28 @@ func applyEnv(cfg *Config, environ []string) error {
 			env[k] = v
 		}
 	}
-	v := reflect.ValueOf(cfg).Elem()
+	return applyEnvTo(reflect.ValueOf(cfg).Elem(), env)
+}
+
+// applyEnvTo fills the struct v, and the nested sections (structs without
+// an env tag) within it.
+func applyEnvTo(v reflect.Value, env map[string]string) error {
 	t := v.Type()
 	for i := range t.NumField() {
 		name := t.Field(i).Tag.Get("env")
+		if name == "" && t.Field(i).Type.Kind() == reflect.Struct {
+			if err := applyEnvTo(v.Field(i), env); err != nil {
+				return err
+			}
+			continue
+		}
 		raw, ok := env[name]
 		if name == "" || !ok {
 			continue
 		}
 		if err := setField(v.Field(i), raw); err != nil {
 			shown := raw
-			if name == "TOLLGATE_SECRET" || name == "TOLLGATE_ADMIN_TOKEN" || name == "TOLLGATE_SMTP_PASSWORD" {
+			if name == "TOLLGATE_SECRET" || name == "TOLLGATE_ADMIN_TOKEN" || name == "TOLLGATE_SMTP_PASSWORD" || strings.HasSuffix(name, "_TOKEN") {
 				shown = "(hidden)"
 			}
 			return fmt.Errorf("%s=%q: %w", name, shown, err)

@@ -48,6 +48,11 @@ type Config struct {
 	SeparateMetrics bool
 	// Upstreams are the OpenID Providers users may sign in with.
 	Upstreams []upstream.Config
+	// RegistrationEnabled serves dynamic client registration (RFC 7591)
+	// at /oauth2/register; RegistrationToken, when set, is the initial
+	// access token it requires (empty: open registration).
+	RegistrationEnabled bool
+	RegistrationToken   string
 }
 
 // FromConfig derives the runtime configuration from the file format.
@@ -70,6 +75,8 @@ func FromConfig(c config.Config, secret []byte, hasher *passwords.Hasher, logger
 		AccessTokenAlgorithm: c.AccessTokenSigningAlg,
 		MFARequired:          c.MFARequired,
 		Upstreams:            upstreams(c.Upstreams),
+		RegistrationEnabled:  c.Registration.Enabled,
+		RegistrationToken:    c.Registration.InitialAccessToken,
 	}
 }
 

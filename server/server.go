@@ -27,10 +27,12 @@ import (
 	"github.com/tollgate/tollgate/server/admin"
 	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/server/authflow"
+	"github.com/tollgate/tollgate/server/console"
 	"github.com/tollgate/tollgate/server/logctx"
 	"github.com/tollgate/tollgate/server/login"
 	"github.com/tollgate/tollgate/server/metrics"
 	"github.com/tollgate/tollgate/server/oauth"
+	"github.com/tollgate/tollgate/server/register"
 	"github.com/tollgate/tollgate/server/session"
 	"github.com/tollgate/tollgate/server/upstream"
 	"github.com/tollgate/tollgate/static"
@@ -113,6 +115,9 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 		Sessions: sessions, Pending: pending, Pages: pages, Logger: cfg.Logger, Metrics: s.metrics,
 		SignupEnabled: signup, MFA: factors, MFARequired: cfg.MFARequired, Audit: s.audit,
 	}
+	if cfg.RegistrationEnabled {
+		protocol.RegistrationEndpoint = cfg.Issuer + register.Path
+	}
 	protocol.Mount(r)
 	federation := upstream.New(upstream.Handler{
 		Issuer: cfg.Issuer, Store: store, Sessions: sessions, Pending: pending, Passwords: cfg.Passwords,
@@ -134,7 +139,7 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 	if cfg.Mailer != nil {
 		resetMail = hosted.MailPasswordReset
 	}
-	(&admin.Handler{
+	adminAPI := &admin.Handler{
 		Store: store, Keys: keys, Passwords: cfg.Passwords, Policy: cfg.PasswordPolicy, Logger: cfg.Logger,
 		Bearer: func(ctx context.Context, token, scope string) error {
 			err := protocol.CheckBearer(ctx, token, scope)
@@ -152,8 +157,29 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 		OpenAPI:       docs.AdminOpenAPI,
 		Audit:         s.audit,
 		ResetMail:     resetMail,
-	}).Mount(r)
+	}
+	adminAPI.Mount(r)
 	mountAccount(r, cfg, store, sessions, pages, protocol)
+	// The admin console calls the admin API in process, through a router
+	// of its own, on behalf of the signed-in admin.
+	consoleAPI := mux.NewRouter()
+	adminAPI.Mount(consoleAPI)
+	consolePages, err := templates.NewConsole(issuer.Path)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	(&console.Handler{
+		Issuer: cfg.Issuer, Sessions: sessions, Users: store, API: consoleAPI, Pages: consolePages, Logger: cfg.Logger,
+	}).Mount(r)
+	if cfg.RegistrationEnabled {
+		if cfg.RegistrationToken == "" {
+			cfg.Logger.Warn("dynamic client registration is open: anyone can register a client (set registration.initial_access_token)")
+		}
+		(&register.Handler{
+			Issuer: cfg.Issuer, Store: store, Passwords: cfg.Passwords, Logger: cfg.Logger,
+			InitialAccessToken: cfg.RegistrationToken, ClientChanged: oauthStore.ForgetClient,
+		}).Mount(r)
+	}
 	r.PathPrefix("/static/").Handler(static.Handler())
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)

@@ -35,11 +35,12 @@ type Client struct {
 	Audience               []string
 	// WebOrigins are the browser origins (scheme://host[:port]) allowed to
 	// call the token, userinfo, revocation and JWKS endpoints (CORS).
-	WebOrigins  []string
-	Public      bool // token_endpoint_auth_method none; PKCE only
-	SkipConsent bool
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	WebOrigins            []string
+	Public                bool // token_endpoint_auth_method none; PKCE only
+	SkipConsent           bool
+	RegistrationTokenHash string
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
 
 	// RequireMFA: every user signing in to this client gives a second factor.
 	RequireMFA bool
@@ -54,6 +55,7 @@ type User struct {
 	Picture       string
 	PasswordHash  string // PHC-formatted argon2id; empty when the user has no password
 	Disabled      bool
+	Roles         []string // "admin" opens the admin console
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 

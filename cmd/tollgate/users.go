@@ -21,6 +21,7 @@ func (a *app) usersCommand() *cobra.Command {
 
 	var email, name string
 	var passwordStdin, verified bool
+	var roles []string
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create a user and print it",
@@ -31,6 +32,13 @@ func (a *app) usersCommand() *cobra.Command {
 				return usagef("--email %q: %v", email, err)
 			}
 			in := admin.UserInput{Email: &addr, Name: &name}
+			if len(roles) > 0 {
+				checked, err := admin.CheckRoles(roles)
+				if err != nil {
+					return usagef("--role: %v", err)
+				}
+				in.Roles = &checked
+			}
 			if verified {
 				in.EmailVerified = &verified
 			}
@@ -52,6 +60,7 @@ func (a *app) usersCommand() *cobra.Command {
 	create.Flags().StringVar(&name, "name", "", "full name")
 	create.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from standard input (without it, the user cannot sign in with a password)")
 	create.Flags().BoolVar(&verified, "verified", false, "mark the email address as verified")
+	create.Flags().StringSliceVar(&roles, "role", nil, "give the user a role (repeatable); admin opens the admin console")
 
 	var upEmail, upName string
 	var upPassword, upVerified bool

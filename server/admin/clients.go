@@ -160,6 +160,7 @@ func (h *Handler) updateClient(w http.ResponseWriter, r *http.Request) {
 			return cur, errRejected{err}
 		}
 		next.SecretHash, next.CreatedAt, next.UpdatedAt = cur.SecretHash, cur.CreatedAt, now()
+		next.RegistrationTokenHash = cur.RegistrationTokenHash
 		updated = next
 		return next, nil
 	})

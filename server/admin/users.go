@@ -28,6 +28,7 @@ type UserView struct {
 	Picture       string    `json:"picture"`
 	Disabled      bool      `json:"disabled"`
 	HasPassword   bool      `json:"has_password"`
+	Roles         []string  `json:"roles"`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
 }
@@ -37,6 +38,7 @@ func ViewUser(u storage.User) UserView {
 	return UserView{
 		ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified, Name: u.Name, Picture: u.Picture,
 		Disabled: u.Disabled, HasPassword: u.PasswordHash != "", CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+		Roles: append([]string{}, u.Roles...),
 	}
 }
 
@@ -49,11 +51,12 @@ type userPage struct {
 // or applies locally. Pointers tell a field left out from one set to its
 // zero value.
 type UserInput struct {
-	Email         *string `json:"email"`
-	Name          *string `json:"name"`
-	Picture       *string `json:"picture"`
-	Password      *string `json:"password"`
-	EmailVerified *bool   `json:"email_verified"`
+	Email         *string   `json:"email"`
+	Name          *string   `json:"name"`
+	Picture       *string   `json:"picture"`
+	Password      *string   `json:"password"`
+	EmailVerified *bool     `json:"email_verified"`
+	Roles         *[]string `json:"roles"`
 }
 
 func (h *Handler) fieldError(w http.ResponseWriter, status int, code, field, description string) {
@@ -182,6 +185,13 @@ func ApplyUser(u *storage.User, in UserInput, policy passwords.Policy, hasher *p
 	}
 	if in.EmailVerified != nil {
 		u.EmailVerified = *in.EmailVerified
+	}
+	if in.Roles != nil {
+		roles, err := CheckRoles(*in.Roles)
+		if err != nil {
+			return &FieldError{"roles", err.Error()}
+		}
+		u.Roles = roles
 	}
 	if in.Password != nil {
 		if err := policy.Check(*in.Password, u.Email, u.Name); err != nil {

@@ -41,6 +41,9 @@ func (h *Handler) discovery(w http.ResponseWriter, r *http.Request) {
 		"frontchannel_logout_supported":                  false,
 		"backchannel_logout_supported":                   false,
 	}
+	if h.RegistrationEndpoint != "" {
+		meta["registration_endpoint"] = h.RegistrationEndpoint
+	}
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	writeJSON(w, http.StatusOK, meta)
 }

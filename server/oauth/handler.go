@@ -49,6 +49,8 @@ type Handler struct {
 	MFA         MFAStatus
 	MFARequired bool
 	Audit       *audit.Recorder
+	// RegistrationEndpoint, when set, is advertised in discovery (RFC 7591).
+	RegistrationEndpoint string
 }
 
 // Mount registers the endpoints on r. Those a browser app calls directly

@@ -345,6 +345,20 @@ var migrations = []migration{
 			`ALTER TABLE sessions ADD COLUMN user_agent TEXT NOT NULL DEFAULT ''`,
 		},
 	},
+	{
+		// Expand-only: the previous release neither reads nor writes these
+		// columns, and the defaults cover its inserts.
+		version: 8,
+		name:    "dynamic client registration tokens and user roles",
+		postgres: []string{
+			`ALTER TABLE clients ADD COLUMN registration_token_hash TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE users ADD COLUMN roles TEXT NOT NULL DEFAULT '[]'`,
+		},
+		sqlite: []string{
+			`ALTER TABLE clients ADD COLUMN registration_token_hash TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE users ADD COLUMN roles TEXT NOT NULL DEFAULT '[]'`,
+		},
+	},
 }
 
 // SchemaVersion is the schema version this binary needs.

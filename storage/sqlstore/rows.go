@@ -27,6 +27,7 @@ type clientRow struct {
 	Public                 bool       `gorm:"column:public"`
 	SkipConsent            bool       `gorm:"column:skip_consent"`
 	RequireMFA             bool       `gorm:"column:require_mfa"`
+	RegistrationTokenHash  string     `gorm:"column:registration_token_hash"`
 	CreatedAt              utcTime    `gorm:"column:created_at;autoCreateTime:false"`
 	UpdatedAt              utcTime    `gorm:"column:updated_at;autoUpdateTime:false"`
 }
@@ -40,7 +41,8 @@ func clientToRow(c storage.Client) clientRow {
 		GrantTypes: c.GrantTypes, ResponseTypes: c.ResponseTypes,
 		Scopes: c.Scopes, Audience: c.Audience, WebOrigins: c.WebOrigins,
 		Public: c.Public, SkipConsent: c.SkipConsent, RequireMFA: c.RequireMFA,
-		CreatedAt: utc(c.CreatedAt), UpdatedAt: utc(c.UpdatedAt),
+		RegistrationTokenHash: c.RegistrationTokenHash,
+		CreatedAt:             utc(c.CreatedAt), UpdatedAt: utc(c.UpdatedAt),
 	}
 }
 
@@ -51,20 +53,22 @@ func (r clientRow) client() storage.Client {
 		GrantTypes: r.GrantTypes, ResponseTypes: r.ResponseTypes,
 		Scopes: r.Scopes, Audience: r.Audience, WebOrigins: r.WebOrigins,
 		Public: r.Public, SkipConsent: r.SkipConsent, RequireMFA: r.RequireMFA,
-		CreatedAt: r.CreatedAt.Time, UpdatedAt: r.UpdatedAt.Time,
+		RegistrationTokenHash: r.RegistrationTokenHash,
+		CreatedAt:             r.CreatedAt.Time, UpdatedAt: r.UpdatedAt.Time,
 	}
 }
 
 type userRow struct {
-	ID            string  `gorm:"column:id;primaryKey"`
-	Email         *string `gorm:"column:email"` // NULL when the user has none
-	EmailVerified bool    `gorm:"column:email_verified"`
-	Name          string  `gorm:"column:name"`
-	Picture       string  `gorm:"column:picture"`
-	PasswordHash  string  `gorm:"column:password_hash"`
-	Disabled      bool    `gorm:"column:disabled"`
-	CreatedAt     utcTime `gorm:"column:created_at;autoCreateTime:false"`
-	UpdatedAt     utcTime `gorm:"column:updated_at;autoUpdateTime:false"`
+	ID            string     `gorm:"column:id;primaryKey"`
+	Email         *string    `gorm:"column:email"` // NULL when the user has none
+	EmailVerified bool       `gorm:"column:email_verified"`
+	Name          string     `gorm:"column:name"`
+	Picture       string     `gorm:"column:picture"`
+	PasswordHash  string     `gorm:"column:password_hash"`
+	Disabled      bool       `gorm:"column:disabled"`
+	Roles         stringList `gorm:"column:roles"`
+	CreatedAt     utcTime    `gorm:"column:created_at;autoCreateTime:false"`
+	UpdatedAt     utcTime    `gorm:"column:updated_at;autoUpdateTime:false"`
 
 	// Migration 7.
 	Preferences jsonObject `gorm:"column:preferences"`
@@ -75,7 +79,7 @@ func (userRow) TableName() string { return "users" }
 func userToRow(u storage.User) userRow {
 	r := userRow{
 		ID: u.ID, EmailVerified: u.EmailVerified, Name: u.Name, Picture: u.Picture,
-		PasswordHash: u.PasswordHash, Disabled: u.Disabled,
+		PasswordHash: u.PasswordHash, Disabled: u.Disabled, Roles: u.Roles,
 		CreatedAt: utc(u.CreatedAt), UpdatedAt: utc(u.UpdatedAt),
 	}
 	r.Preferences = jsonObject(u.Preferences)
@@ -88,7 +92,7 @@ func userToRow(u storage.User) userRow {
 func (r userRow) user() storage.User {
 	u := storage.User{
 		ID: r.ID, EmailVerified: r.EmailVerified, Name: r.Name, Picture: r.Picture,
-		PasswordHash: r.PasswordHash, Disabled: r.Disabled,
+		PasswordHash: r.PasswordHash, Disabled: r.Disabled, Roles: r.Roles,
 		CreatedAt: r.CreatedAt.Time, UpdatedAt: r.UpdatedAt.Time,
 	}
 	u.Preferences = json.RawMessage(r.Preferences)

@@ -64,6 +64,8 @@ var subtests = []subtest{
 	{"TxRedemptionRollback", testTxRedemptionRollback},
 	{"TxWithoutTransaction", testTxWithoutTransaction},
 	{"Ping", testPing},
+	{"RegistrationToken", testRegistrationToken},
+	{"UserRoles", testUserRoles},
 }
 
 // Run runs the contract against stores from newStore, a fresh empty store
