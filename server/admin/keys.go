@@ -1,7 +1,10 @@
 package admin
 
 import (
+	"errors"
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/tollgate/tollgate/keyring"
 )
@@ -20,9 +23,18 @@ func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request) {
 }
 
 // rotateKeys promotes the published next key; the current one stays in
-// JWKS for KeyRetention.
+// JWKS for KeyRetention. A next key published less than the publish delay
+// ago may not sign yet: 409 rotation_too_soon, with Retry-After.
 func (h *Handler) rotateKeys(w http.ResponseWriter, r *http.Request) {
-	if err := h.Keys.Rotate(r.Context(), h.KeyRetention); err != nil {
+	err := h.Keys.Rotate(r.Context(), h.KeyRetention)
+	var tooSoon *keyring.TooSoonError
+	switch {
+	case errors.As(err, &tooSoon):
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(tooSoon.Wait.Seconds()))))
+		writeError(w, http.StatusConflict, "rotation_too_soon",
+			"The next key was published less than key_publish_delay ago; verifiers may not have it yet. Retry after the number of seconds in Retry-After.")
+		return
+	case err != nil:
 		h.unavailable(w, r, err)
 		return
 	}
