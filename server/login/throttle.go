@@ -2,9 +2,10 @@ package login
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"time"
+
+	"github.com/tollgate/tollgate/server/clientip"
 )
 
 // Password guessing is slowed per account and per client address: the
@@ -31,11 +32,7 @@ func backoff(n, free int) time.Duration {
 
 func accountKey(email string) string { return "password:account:" + email }
 func addressKey(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	return "password:address:" + host
+	return "password:address:" + clientip.Of(r)
 }
 
 // lockedFor reports how long the account or the address must still wait.
