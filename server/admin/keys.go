@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/tollgate/tollgate/keyring"
 )
@@ -32,7 +33,8 @@ func (h *Handler) rotateKeys(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &tooSoon):
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(tooSoon.Wait.Seconds()))))
 		writeError(w, http.StatusConflict, "rotation_too_soon",
-			"The next key was published less than key_publish_delay ago; verifiers may not have it yet. Retry after the number of seconds in Retry-After.")
+			"The next key was published less than key_publish_delay ago, so verifiers may not have it yet: rotate again in "+
+				tooSoon.Wait.Round(time.Second).String()+".")
 		return
 	case err != nil:
 		h.unavailable(w, r, err)
