@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/tollgate/tollgate/keyring"
 	"github.com/tollgate/tollgate/server"
@@ -28,7 +29,10 @@ import (
 // access token and a refresh token. It is migrated to the latest schema and
 // served by this release, which must honour all of them: the code is
 // exchanged, the refresh token refreshes, the access token introspects as
-// active, and the browser signs in again without a password.
+// active, and the browser signs in again without a password. Meanwhile a
+// replica of the old release, still running during the rollout, registers
+// a client on the new schema writing only the columns it knew, and that
+// client works.
 //
 // The grants are written as this release writes them, then copied into the
 // old schema keeping only the columns that version had: what an earlier
@@ -63,9 +67,20 @@ func TestUpgradeKeepsLiveGrants(t *testing.T) {
 				// The same grants in a database at the old version.
 				old := openAt(t, d.fresh(t), from)
 				copyRows(t, current, old, d.placeholder)
+				oldDB, err := old.SQLDB()
+				if err != nil {
+					t.Fatal(err)
+				}
+				oldClientColumns, err := columns(ctx, oldDB, "clients")
+				if err != nil {
+					t.Fatal(err)
+				}
 				if err := old.Migrate(ctx); err != nil {
 					t.Fatalf("migrate from %d: %v", from, err)
 				}
+				// A replica of the old release, still running, registers a
+				// client on the new schema, writing only the columns it knows.
+				writeAsOldRelease(t, current, old, "clients", oldClientColumns, "id", confidentialID, "old-release-app", d.placeholder)
 
 				// This release serves the upgraded database, at the same
 				// address (the issuer of the grants).
@@ -83,6 +98,10 @@ func TestUpgradeKeepsLiveGrants(t *testing.T) {
 				refreshed, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
 				if err != nil || refreshed.AccessToken == tok.AccessToken {
 					t.Fatalf("the refresh token issued before the upgrade: %v", err)
+				}
+				oldApp := clientcredentials.Config{ClientID: "old-release-app", ClientSecret: confidentialKey, TokenURL: e.issuer + "/token", Scopes: []string{"api:read"}}
+				if _, err := oldApp.Token(ctx); err != nil {
+					t.Fatalf("a client the old release wrote on the new schema: %v", err)
 				}
 				again := newAuthRequest(cfg)
 				p := b.get(again.url)
@@ -227,6 +246,42 @@ func copyTable(ctx context.Context, from, to *sql.DB, table string, placeholder 
 		return err
 	}
 	return tx.Commit()
+}
+
+// writeAsOldRelease inserts into dst a copy of src's row of table whose key
+// column is from, under the key to, in the given columns only: as a replica
+// of the release that knew only those columns would write it.
+func writeAsOldRelease(t *testing.T, src, dst *sqlstore.Store, table string, cols []string, key, from, to string, placeholder func(int) string) {
+	t.Helper()
+	ctx := context.Background()
+	srcDB, err := src.SQLDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dstDB, err := dst.SQLDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	marks := make([]string, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+		marks[i] = placeholder(i + 1)
+	}
+	row := srcDB.QueryRowContext(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM `+table+` WHERE `+key+` = `+placeholder(1), from)
+	if err := row.Scan(ptrs...); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cols {
+		if c == key {
+			vals[i] = to
+		}
+	}
+	insert := `INSERT INTO ` + table + ` (` + strings.Join(cols, ", ") + `) VALUES (` + strings.Join(marks, ", ") + `)`
+	if _, err := dstDB.ExecContext(ctx, insert, vals...); err != nil {
+		t.Fatalf("the old release's insert into %s fails on the new schema: %v", table, err)
+	}
 }
 
 // serveAt serves store at addr as issuer, as this release would.
