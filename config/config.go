@@ -46,6 +46,15 @@ type Config struct {
 	// KeyRotationInterval is how often the signing keys rotate; 0 rotates
 	// them only on demand (tollgate keys rotate).
 	KeyRotationInterval Duration `yaml:"key_rotation_interval" env:"TOLLGATE_KEY_ROTATION_INTERVAL"`
+	// KeyPublishDelay is how long a next signing key is published in JWKS
+	// before a rotation may make it sign; rotating sooner is refused.
+	KeyPublishDelay Duration `yaml:"key_publish_delay" env:"TOLLGATE_KEY_PUBLISH_DELAY"`
+	// ClockSkewLeeway is how far in the future a token's iat or nbf may be
+	// (another replica's clock running ahead); exp gets no leeway.
+	ClockSkewLeeway Duration `yaml:"clock_skew_leeway" env:"TOLLGATE_CLOCK_SKEW_LEEWAY"`
+	// TrustedProxies are the networks whose X-Forwarded-For is believed
+	// for the client address (throttling, logs). Empty: none.
+	TrustedProxies CIDRList `yaml:"trusted_proxies" env:"TOLLGATE_TRUSTED_PROXIES"`
 	// JanitorInterval is how often expired codes, tokens, sessions and
 	// revocations are purged; 0 turns the janitor off.
 	JanitorInterval Duration `yaml:"janitor_interval" env:"TOLLGATE_JANITOR_INTERVAL"`
@@ -146,6 +155,8 @@ func Default() Config {
 		JanitorInterval:       Duration(10 * time.Minute),
 		AuditRetention:        Duration(90 * 24 * time.Hour),
 		KeyRotationInterval:   Duration(30 * 24 * time.Hour),
+		KeyPublishDelay:       Duration(6 * time.Minute),
+		ClockSkewLeeway:       Duration(time.Minute),
 		ShutdownTimeout:       Duration(15 * time.Second),
 		SessionLifetime:       Duration(24 * time.Hour),
 		SignupEnabled:         true,
@@ -307,6 +318,7 @@ func (c Config) Validate() error {
 		bad("argon2_parallelism", c.Argon2Parallelism, "want at least 1")
 	}
 	c.validateUpstreams(bad)
+	errs = append(errs, c.validateOps()...)
 	return errors.Join(errs...)
 }
 

@@ -25,9 +25,35 @@ import (
 	"github.com/tollgate/tollgate/storage"
 )
 
-// refreshEvery bounds how long a replica may sign with a key another replica
-// has rotated away (issue: replicas pick up a rotation within a minute).
-const refreshEvery = 30 * time.Second
+// DefaultCachePeriod is how long a replica serves its cached keys before
+// reading them again: it bounds how long a replica may sign with a key another
+// replica has rotated away, and how stale its JWKS may be (replicas pick up a
+// rotation within a minute).
+const DefaultCachePeriod = 30 * time.Second
+
+// DefaultPublishDelay is how long a next key must have been published before
+// it may sign: longer than the replicas' cache period plus the max-age of the
+// JWKS response (300 s), so that every replica's JWKS, and every HTTP cache in
+// front of it, has the key before the first token it signs.
+const DefaultPublishDelay = 6 * time.Minute
+
+// ErrRotationTooSoon is returned (wrapped in a *TooSoonError) by Rotate when
+// the next key has not been published for the publish delay yet.
+var ErrRotationTooSoon = errors.New("keyring: rotation too soon")
+
+// TooSoonError says how long to wait before the next key may sign.
+type TooSoonError struct {
+	KID  string
+	Wait time.Duration
+}
+
+func (e *TooSoonError) Error() string {
+	return fmt.Sprintf("keyring: the next key %s was published less than the publish delay ago: rotate again in %s",
+		e.KID, e.Wait.Round(time.Second))
+}
+
+// Is makes errors.Is(err, ErrRotationTooSoon) hold.
+func (e *TooSoonError) Is(target error) bool { return target == ErrRotationTooSoon }
 
 // Store is what the keyring needs from storage.
 type Store interface {
@@ -59,10 +85,12 @@ const (
 // Keyring loads, caches and rotates signing keys. It keeps one family of
 // keys (next, active, retired) per algorithm it is configured with.
 type Keyring struct {
-	store  Store
-	sealer *Sealer
-	now    func() time.Time
-	algs   []string
+	store        Store
+	sealer       *Sealer
+	now          func() time.Time
+	algs         []string
+	cachePeriod  time.Duration
+	publishDelay time.Duration
 
 	mu       sync.Mutex
 	keys     []Key
@@ -77,6 +105,24 @@ func WithAlgorithms(algs ...string) Option {
 	return func(r *Keyring) { r.algs = algs }
 }
 
+// WithClock sets the clock the keyring reads (default time.Now): key ages,
+// retirement and cache expiry follow it.
+func WithClock(now func() time.Time) Option {
+	return func(r *Keyring) { r.now = now }
+}
+
+// WithCachePeriod sets how long keys are cached (default DefaultCachePeriod).
+func WithCachePeriod(d time.Duration) Option {
+	return func(r *Keyring) { r.cachePeriod = d }
+}
+
+// WithPublishDelay sets how long a next key must have been published before
+// a rotation may make it sign (default DefaultPublishDelay). It must exceed
+// the cache period of every replica.
+func WithPublishDelay(d time.Duration) Option {
+	return func(r *Keyring) { r.publishDelay = d }
+}
+
 // New returns a keyring over store whose private keys are encrypted under a
 // key derived from the system secret.
 func New(store Store, systemSecret []byte, opts ...Option) (*Keyring, error) {
@@ -84,7 +130,10 @@ func New(store Store, systemSecret []byte, opts ...Option) (*Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Keyring{store: store, sealer: sealer, now: time.Now, algs: []string{RS256}}
+	r := &Keyring{
+		store: store, sealer: sealer, now: time.Now, algs: []string{RS256},
+		cachePeriod: DefaultCachePeriod, publishDelay: DefaultPublishDelay,
+	}
 	for _, opt := range opts {
 		opt(r)
 	}
@@ -96,6 +145,9 @@ func New(store Store, systemSecret []byte, opts ...Option) (*Keyring, error) {
 		}
 	}
 	r.algs = unique
+	if r.cachePeriod < 0 || r.publishDelay < 0 {
+		return nil, errors.New("keyring: negative cache period or publish delay")
+	}
 	for _, alg := range r.algs {
 		if alg != RS256 && alg != ES256 {
 			return nil, fmt.Errorf("keyring: unsupported algorithm %q (want RS256 or ES256)", alg)
@@ -126,10 +178,14 @@ func (r *Keyring) ensure(ctx context.Context, keys []storage.SigningKey) error {
 		}
 		have[k.Algorithm][k.State] = true
 	}
+	// A family created here gets one timestamp for both keys: they appear
+	// together in every JWKS, so the next key counts as published as long
+	// as the active one (see rotate).
+	now := r.now().UTC().Truncate(time.Microsecond)
 	for _, alg := range r.algs {
 		for _, state := range []storage.KeyState{storage.KeyActive, storage.KeyNext} {
 			if !have[alg][state] {
-				if err := r.create(ctx, alg, state); err != nil {
+				if err := r.create(ctx, alg, state, now); err != nil {
 					return err
 				}
 			}
@@ -139,9 +195,12 @@ func (r *Keyring) ensure(ctx context.Context, keys []storage.SigningKey) error {
 }
 
 // Rotate retires the active key (kept published for retain, the longest life
-// of a token it signed), promotes the published next key, and publishes a new
-// next key. Because the promoted key was already in JWKS, verifiers know it
-// before the first token it signs reaches them.
+// of a token it signed, plus the cache period, during which other replicas
+// may still sign with it), promotes the published next key, and publishes a
+// new next key. Because the promoted key has been in JWKS for the publish
+// delay, every replica and verifier can know it before the first token it
+// signs reaches them; a rotation sooner than that fails with a
+// *TooSoonError (ErrRotationTooSoon) and changes nothing.
 func (r *Keyring) Rotate(ctx context.Context, retain time.Duration) error {
 	return r.locked(ctx, func(ctx context.Context, keys []storage.SigningKey) error {
 		return r.rotate(ctx, keys, retain)
@@ -163,8 +222,12 @@ func (r *Keyring) RotateIfOlder(ctx context.Context, maxAge, retain time.Duratio
 		if len(keys) > 0 && r.now().Sub(newest) <= maxAge {
 			return nil
 		}
-		rotated = true
-		return r.rotate(ctx, keys, retain)
+		err := r.rotate(ctx, keys, retain)
+		if errors.Is(err, ErrRotationTooSoon) {
+			return nil // an admin just rotated: the schedule waits for the next check
+		}
+		rotated = err == nil
+		return err
 	})
 	return rotated, err
 }
@@ -178,30 +241,69 @@ func (r *Keyring) rotate(ctx context.Context, keys []storage.SigningKey, retain 
 		return fmt.Errorf("list keys: %w", err)
 	}
 	now := r.now()
-	for _, k := range keys {
-		var to storage.KeyState
-		switch k.State {
-		case storage.KeyActive:
-			to = storage.KeyRetired
-		case storage.KeyNext:
-			to = storage.KeyActive
-		default:
-			continue
-		}
-		err := r.store.UpdateKey(ctx, k.ID, func(cur storage.SigningKey) (storage.SigningKey, error) {
-			cur.State = to
-			if to == storage.KeyRetired {
-				cur.RetiresAt = now.Add(retain)
+	if err := r.checkPublished(keys, now); err != nil {
+		return err
+	}
+	// Retire first, then promote: at no point are two keys of a family
+	// active (the database refuses that, see migration 9).
+	for _, step := range []struct{ from, to storage.KeyState }{
+		{storage.KeyActive, storage.KeyRetired},
+		{storage.KeyNext, storage.KeyActive},
+	} {
+		for _, k := range keys {
+			if k.State != step.from {
+				continue
 			}
-			return cur, nil
-		})
-		if err != nil {
-			return fmt.Errorf("rotate key %s: %w", k.ID, err)
+			err := r.store.UpdateKey(ctx, k.ID, func(cur storage.SigningKey) (storage.SigningKey, error) {
+				cur.State = step.to
+				if step.to == storage.KeyRetired {
+					cur.RetiresAt = now.Add(retain + r.cachePeriod).UTC()
+				}
+				return cur, nil
+			})
+			if err != nil {
+				return fmt.Errorf("rotate key %s: %w", k.ID, err)
+			}
+		}
+	}
+	// The new next key must look younger than every key before it, even
+	// to a replica whose clock runs behind the one that made them: the
+	// publish delay is measured from this stamp.
+	stamp := now.UTC().Truncate(time.Microsecond) // as precise as databases store it
+	for _, k := range keys {
+		if !k.CreatedAt.Before(stamp) {
+			stamp = k.CreatedAt.Add(time.Microsecond).UTC()
 		}
 	}
 	for _, alg := range r.algs {
-		if err := r.create(ctx, alg, storage.KeyNext); err != nil {
+		if err := r.create(ctx, alg, storage.KeyNext, stamp); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// checkPublished refuses a rotation while a next key has been published for
+// less than the publish delay: a replica whose cache predates it, or a
+// verifier that fetched such a replica's JWKS, would not know the key it is
+// about to sign with. A next key created together with its active key (the
+// first family) has been in every JWKS ever served, and may sign at once.
+func (r *Keyring) checkPublished(keys []storage.SigningKey, now time.Time) error {
+	active := map[string]time.Time{}
+	for _, k := range keys {
+		if k.State == storage.KeyActive {
+			active[k.Algorithm] = k.CreatedAt
+		}
+	}
+	for _, k := range keys {
+		if k.State != storage.KeyNext {
+			continue
+		}
+		if a, ok := active[k.Algorithm]; ok && !k.CreatedAt.After(a) {
+			continue
+		}
+		if wait := k.CreatedAt.Add(r.publishDelay).Sub(now); wait > 0 {
+			return &TooSoonError{KID: k.ID, Wait: wait}
 		}
 	}
 	return nil
@@ -278,11 +380,11 @@ func (r *Keyring) JWKS(ctx context.Context) (jose.JSONWebKeySet, error) {
 	return set, nil
 }
 
-// Keys returns the decrypted, unexpired keys, cached for refreshEvery.
+// Keys returns the decrypted, unexpired keys, cached for the cache period.
 func (r *Keyring) Keys(ctx context.Context) ([]Key, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.keys != nil && r.now().Sub(r.loadedAt) < refreshEvery {
+	if r.keys != nil && r.now().Sub(r.loadedAt) < r.cachePeriod {
 		return r.keys, nil
 	}
 	stored, err := r.store.ListKeys(ctx)
@@ -316,7 +418,7 @@ func (r *Keyring) reloadedWithin(d time.Duration) bool {
 	return r.keys != nil && r.now().Sub(r.loadedAt) < d
 }
 
-func (r *Keyring) create(ctx context.Context, alg string, state storage.KeyState) error {
+func (r *Keyring) create(ctx context.Context, alg string, state storage.KeyState, createdAt time.Time) error {
 	var priv crypto.Signer
 	var err error
 	switch alg {
@@ -348,7 +450,7 @@ func (r *Keyring) create(ctx context.Context, alg string, state storage.KeyState
 	}
 	err = r.store.CreateKey(ctx, storage.SigningKey{
 		ID: pub.KeyID, Algorithm: pub.Algorithm, State: state,
-		PrivateKey: sealed, PublicJWK: pubJSON, CreatedAt: r.now().UTC(),
+		PrivateKey: sealed, PublicJWK: pubJSON, CreatedAt: createdAt,
 	})
 	if err != nil {
 		return fmt.Errorf("store key: %w", err)

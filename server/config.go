@@ -1,7 +1,9 @@
 package server
 
 import (
+	"cmp"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -53,6 +55,15 @@ type Config struct {
 	// access token it requires (empty: open registration).
 	RegistrationEnabled bool
 	RegistrationToken   string
+	// TrustedProxies are the networks whose X-Forwarded-For names the
+	// client address (throttling, logs); empty trusts none.
+	TrustedProxies []netip.Prefix
+	// ClockSkewLeeway is how far in the future a token's iat or nbf may be
+	// (0: oauth.DefaultClockLeeway; negative: none). exp gets none.
+	ClockSkewLeeway time.Duration
+	// Now is the server's clock for token times (nil: time.Now); tests
+	// give replicas skewed clocks with it.
+	Now func() time.Time
 }
 
 // FromConfig derives the runtime configuration from the file format.
@@ -77,6 +88,8 @@ func FromConfig(c config.Config, secret []byte, hasher *passwords.Hasher, logger
 		Upstreams:            upstreams(c.Upstreams),
 		RegistrationEnabled:  c.Registration.Enabled,
 		RegistrationToken:    c.Registration.InitialAccessToken,
+		TrustedProxies:       c.TrustedProxies,
+		ClockSkewLeeway:      cmp.Or(time.Duration(c.ClockSkewLeeway), -1), // 0 in the file means none
 	}
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/tollgate/tollgate/server/admin"
 	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/server/authflow"
+	"github.com/tollgate/tollgate/server/clientip"
 	"github.com/tollgate/tollgate/server/console"
 	"github.com/tollgate/tollgate/server/logctx"
 	"github.com/tollgate/tollgate/server/login"
@@ -94,6 +95,8 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 		Secret:               cfg.Secret,
 		Passwords:            cfg.Passwords,
 		AccessTokenAlgorithm: cfg.AccessTokenAlgorithm,
+		Now:                  cfg.Now,
+		ClockLeeway:          cfg.ClockSkewLeeway,
 	}, oauthStore, keys)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -186,7 +189,7 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 	if !cfg.SeparateMetrics {
 		r.Handle("/metrics", s.metrics.Handler()).Methods(http.MethodGet)
 	}
-	r.Use(s.metrics.Middleware)
+	r.Use(s.metrics.Middleware, recordRoute)
 	root.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		pages.Render(w, http.StatusNotFound, "error", templates.ErrorPage{Code: "not_found", Description: "There is no page at this address."})
 	})
@@ -198,7 +201,8 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 	// The span wraps everything, so the request ID and the logs of a
 	// request carry its trace ID; the metrics middleware names the span
 	// after the matched route.
-	s.handler = otelhttp.NewHandler(withRequestID(securityHeaders(recoverPanics(cfg.Logger, root))), "http",
+	s.handler = otelhttp.NewHandler(withRequestID(clientip.Middleware(cfg.TrustedProxies,
+		accessLog(cfg.Logger, securityHeaders(recoverPanics(cfg.Logger, root))))), "http",
 		otelhttp.WithTracerProvider(tracer), otelhttp.WithPropagators(propagation.TraceContext{}))
 	return s, nil
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -192,7 +193,8 @@ func (a *app) open(cmd *cobra.Command, with ...backend.Option) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, err := keyring.New(store, secret, keyring.WithAlgorithms(cfg.SigningAlgorithms()...))
+	keys, err := keyring.New(store, secret, keyring.WithAlgorithms(cfg.SigningAlgorithms()...),
+		keyring.WithPublishDelay(time.Duration(cfg.KeyPublishDelay)))
 	if err != nil {
 		store.Close()
 		return nil, err

@@ -24,6 +24,7 @@ import (
 	"github.com/tollgate/tollgate/keyring"
 	"github.com/tollgate/tollgate/passwords"
 	"github.com/tollgate/tollgate/server/audit"
+	"github.com/tollgate/tollgate/server/clientip"
 	"github.com/tollgate/tollgate/storage"
 )
 
@@ -147,7 +148,7 @@ func (h *Handler) authenticate(next http.Handler) http.Handler {
 		case err == nil:
 			next.ServeHTTP(w, r.WithContext(audit.WithActor(r.Context(), tokenActor(token))))
 		case errors.Is(err, ErrInsufficientScope):
-			h.Logger.WarnContext(r.Context(), "admin API: token without the admin scope", "path", r.URL.Path, "remote", r.RemoteAddr)
+			h.Logger.WarnContext(r.Context(), "admin API: token without the admin scope", "path", r.URL.Path, "remote", clientip.Of(r))
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tollgate-admin", error="insufficient_scope", scope="`+Scope+`"`)
 			writeError(w, http.StatusForbidden, "insufficient_scope", "The access token lacks the "+Scope+" scope.")
 		case errors.Is(err, ErrInvalidToken):
@@ -159,7 +160,7 @@ func (h *Handler) authenticate(next http.Handler) http.Handler {
 }
 
 func (h *Handler) unauthorized(w http.ResponseWriter, r *http.Request, why string) {
-	h.Logger.WarnContext(r.Context(), "admin API: unauthenticated request", "reason", why, "path", r.URL.Path, "remote", r.RemoteAddr)
+	h.Logger.WarnContext(r.Context(), "admin API: unauthenticated request", "reason", why, "path", r.URL.Path, "remote", clientip.Of(r))
 	w.Header().Set("WWW-Authenticate", `Bearer realm="tollgate-admin", error="invalid_token"`)
 	writeError(w, http.StatusUnauthorized, "invalid_token", "A valid bearer token with the "+Scope+" scope is required.")
 }

@@ -1,7 +1,11 @@
 package admin
 
 import (
+	"errors"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/tollgate/tollgate/keyring"
 	"github.com/tollgate/tollgate/server/audit"
@@ -21,9 +25,19 @@ func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request) {
 }
 
 // rotateKeys promotes the published next key; the current one stays in
-// JWKS for KeyRetention.
+// JWKS for KeyRetention. A next key published less than the publish delay
+// ago may not sign yet: 409 rotation_too_soon, with Retry-After.
 func (h *Handler) rotateKeys(w http.ResponseWriter, r *http.Request) {
-	if err := h.Keys.Rotate(r.Context(), h.KeyRetention); err != nil {
+	err := h.Keys.Rotate(r.Context(), h.KeyRetention)
+	var tooSoon *keyring.TooSoonError
+	switch {
+	case errors.As(err, &tooSoon):
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(tooSoon.Wait.Seconds()))))
+		writeError(w, http.StatusConflict, "rotation_too_soon",
+			"The next key was published less than key_publish_delay ago, so verifiers may not have it yet: rotate again in "+
+				tooSoon.Wait.Round(time.Second).String()+".")
+		return
+	case err != nil:
 		h.unavailable(w, r, err)
 		return
 	}

@@ -19,7 +19,6 @@ package audit
 import (
 	"context"
 	"log/slog"
-	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -28,6 +27,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tollgate/tollgate/server/clientip"
 	"github.com/tollgate/tollgate/server/logctx"
 	"github.com/tollgate/tollgate/storage"
 )
@@ -167,7 +167,7 @@ func (rec *Recorder) build(ctx context.Context, r *http.Request, e Event) storag
 		RequestID: logctx.RequestID(ctx),
 	}
 	if r != nil {
-		ev.IP = clientIP(r)
+		ev.IP = clientip.Of(r)
 		ev.UserAgent = truncate(r.UserAgent(), 256)
 	}
 	if ev.Actor == "" {
@@ -202,14 +202,6 @@ func (rec *Recorder) build(ctx context.Context, r *http.Request, e Event) storag
 		ev.Details[k] = truncate(v, 512)
 	}
 	return ev
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 func truncate(s string, n int) string {

@@ -14,6 +14,7 @@ import (
 	"github.com/tollgate/tollgate/mfa"
 	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/server/authflow"
+	"github.com/tollgate/tollgate/server/clientip"
 	"github.com/tollgate/tollgate/server/metrics"
 	"github.com/tollgate/tollgate/server/session"
 	"github.com/tollgate/tollgate/storage"
@@ -42,7 +43,7 @@ type mfaChallenge struct {
 func mfaCounters(r *http.Request, userID string) []throttled {
 	return []throttled{
 		{"mfa:account:" + userID, freeAccountFailures},
-		{"mfa:address:" + clientHost(r), freeAddressFailures},
+		{"mfa:address:" + clientip.Of(r), freeAddressFailures},
 	}
 }
 

@@ -2,10 +2,10 @@ package login
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"time"
 
+	"github.com/tollgate/tollgate/server/clientip"
 	"github.com/tollgate/tollgate/storage"
 )
 
@@ -32,15 +32,7 @@ func backoff(n, free int) time.Duration {
 }
 
 func accountKey(email string) string    { return "password:account:" + email }
-func addressKey(r *http.Request) string { return "password:address:" + clientHost(r) }
-
-func clientHost(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	return host
-}
+func addressKey(r *http.Request) string { return "password:address:" + clientip.Of(r) }
 
 // throttled is one counter and how many failures it allows for free.
 type throttled struct {

@@ -33,6 +33,10 @@ type ProviderConfig struct {
 	// AccessTokenAlgorithm signs access tokens (RS256 or ES256); ID tokens
 	// are always RS256, which every OpenID client must accept.
 	AccessTokenAlgorithm string
+	// Now is the replica's clock (nil: time.Now); ClockLeeway is how far in
+	// the future iat and nbf may be (0: DefaultClockLeeway; negative: none).
+	Now         func() time.Time
+	ClockLeeway time.Duration
 }
 
 // NewProvider composes fosite from exactly the flows Tollgate offers:
@@ -66,12 +70,19 @@ func NewProvider(cfg ProviderConfig, store *oauthstore.Store, keys *keyring.Keyr
 		JWTScopeClaimKey: jwt.JWTScopeFieldString,
 	}
 	accessAlg := cmp.Or(cfg.AccessTokenAlgorithm, keyring.RS256)
-	idSigner := signer{keys: keys, alg: keyring.RS256}
+	clk := clock{now: cfg.Now, leeway: cfg.ClockLeeway}
+	switch {
+	case cfg.ClockLeeway == 0:
+		clk.leeway = DefaultClockLeeway
+	case cfg.ClockLeeway < 0:
+		clk.leeway = 0
+	}
+	idSigner := signer{keys: keys, alg: keyring.RS256, clock: clk}
 	hmacStrategy := compose.NewOAuth2HMACStrategy(fc)
 	strategy := &compose.CommonStrategy{
 		CoreStrategy: accessTokenStrategy{&oauth2.DefaultJWTStrategy{
-			Signer: signer{keys: keys, alg: accessAlg}, HMACSHAStrategy: hmacStrategy, Config: fc,
-		}},
+			Signer: signer{keys: keys, alg: accessAlg, clock: clk}, HMACSHAStrategy: hmacStrategy, Config: fc,
+		}, clk},
 		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: idSigner, Config: fc},
 		Signer:                     idSigner,
 	}

@@ -18,6 +18,8 @@ import (
 type signer struct {
 	keys *keyring.Keyring
 	alg  string // what it signs with; it verifies whatever the kid names
+	// clock judges exp, iat and nbf (see checkTimes).
+	clock clock
 }
 
 var _ jwt.Signer = signer{}
@@ -39,7 +41,23 @@ func (s signer) Validate(ctx context.Context, token string) (string, error) {
 	return s.GetSignature(ctx, token)
 }
 
+// Decode verifies the token's signature and its time claims, on the
+// replica's clock and with its leeway (see clock.checkTimes).
 func (s signer) Decode(ctx context.Context, token string) (*jwt.Token, error) {
+	t, err := s.parse(ctx, token)
+	var ve *jwt.ValidationError
+	if err != nil && (!errors.As(err, &ve) || ve.Errors&^timeErrors != 0) {
+		return t, err
+	}
+	// fosite judged the time claims on time.Now with no leeway: judge them
+	// again (the signature is verified by now).
+	if err := s.clock.checkTimes(t.Claims); err != nil {
+		return t, err
+	}
+	return t, nil
+}
+
+func (s signer) parse(ctx context.Context, token string) (*jwt.Token, error) {
 	return jwt.ParseWithClaims(token, jwt.MapClaims{}, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
 		if kid == "" {

@@ -29,6 +29,7 @@ import (
 
 	"github.com/tollgate/tollgate/clientreg"
 	"github.com/tollgate/tollgate/passwords"
+	"github.com/tollgate/tollgate/server/clientip"
 	"github.com/tollgate/tollgate/storage"
 )
 
@@ -138,7 +139,7 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 		h.unavailable(w, r, err)
 		return
 	}
-	h.Logger.InfoContext(r.Context(), "client registered dynamically", "client_id", c.ID, "remote", r.RemoteAddr)
+	h.Logger.InfoContext(r.Context(), "client registered dynamically", "client_id", c.ID, "remote", clientip.Of(r))
 	resp := h.response(c, req.TokenEndpointAuthMethod)
 	resp.ClientSecret, resp.RegistrationAccessToken = secret, token
 	w.Header().Set("Location", resp.RegistrationClientURI)
@@ -352,7 +353,7 @@ func writeMetadataError(w http.ResponseWriter, err error) {
 }
 
 func (h *Handler) unauthorized(w http.ResponseWriter, r *http.Request, why string) {
-	h.Logger.WarnContext(r.Context(), "client registration refused", "reason", why, "path", r.URL.Path, "remote", r.RemoteAddr)
+	h.Logger.WarnContext(r.Context(), "client registration refused", "reason", why, "path", r.URL.Path, "remote", clientip.Of(r))
 	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 	writeError(w, http.StatusUnauthorized, "invalid_token", "A valid access token is required: "+why+".")
 }

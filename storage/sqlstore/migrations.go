@@ -359,10 +359,34 @@ var migrations = []migration{
 			`ALTER TABLE users ADD COLUMN roles TEXT NOT NULL DEFAULT '[]'`,
 		},
 	},
+	{
+		// The keyring already serializes key changes; the database now
+		// refuses outright a second active (or next) key of an algorithm.
+		version: 9,
+		name:    "one active and one next signing key per algorithm",
+		postgres: []string{
+			`CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys (algorithm) WHERE state = 'active'`,
+			`CREATE UNIQUE INDEX signing_keys_one_next ON signing_keys (algorithm) WHERE state = 'next'`,
+		},
+		sqlite: []string{
+			`CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys (algorithm) WHERE state = 'active'`,
+			`CREATE UNIQUE INDEX signing_keys_one_next ON signing_keys (algorithm) WHERE state = 'next'`,
+		},
+	},
 }
 
 // SchemaVersion is the schema version this binary needs.
 func SchemaVersion() int { return migrations[len(migrations)-1].version }
+
+// Versions lists the schema versions, oldest first: the versions that the
+// releases before this one may have left a database at.
+func Versions() []int {
+	v := make([]int, len(migrations))
+	for i, m := range migrations {
+		v[i] = m.version
+	}
+	return v
+}
 
 const (
 	createMigrationsPostgres = `CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -384,8 +408,14 @@ const (
 // BEGIN IMMEDIATE takes. Each transaction re-reads the version under the
 // lock, so a migration is applied exactly once.
 func (s *Store) Migrate(ctx context.Context) error {
+	return s.MigrateTo(ctx, SchemaVersion())
+}
+
+// MigrateTo applies the pending migrations up to and including version (for
+// upgrade tests, which build the schema of an earlier release).
+func (s *Store) MigrateTo(ctx context.Context, version int) error {
 	for {
-		applied, err := s.migrateOne(ctx)
+		applied, err := s.migrateOne(ctx, version)
 		if err != nil {
 			return err
 		}
@@ -397,7 +427,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 
 // migrateOne applies the next pending migration and returns it, or nil
 // when the schema is up to date.
-func (s *Store) migrateOne(ctx context.Context) (*migration, error) {
+func (s *Store) migrateOne(ctx context.Context, target int) (*migration, error) {
 	var next *migration
 	err := s.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		create := createMigrationsSQLite
@@ -416,7 +446,7 @@ func (s *Store) migrateOne(ctx context.Context) (*migration, error) {
 			return err
 		}
 		for i := range migrations {
-			if migrations[i].version > version {
+			if migrations[i].version > version && migrations[i].version <= target {
 				next = &migrations[i]
 				break
 			}
