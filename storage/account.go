@@ -37,19 +37,7 @@ func SignOutOthers(ctx context.Context, s OthersRevoker, userID, keepSession, ke
 	if _, err := s.DeleteUserSessionsExcept(ctx, userID, keepSession); err != nil {
 		return fmt.Errorf("end other sessions: %w", err)
 	}
-	now := time.Now()
-	for _, kind := range []TokenKind{KindRefreshToken, KindAuthorizeCode, KindAccessToken} {
-		tokens, err := s.DeleteSubjectTokensExcept(ctx, kind, userID, keepGrant)
-		if err != nil {
-			return fmt.Errorf("revoke %s: %w", kind, err)
-		}
-		for _, t := range tokens {
-			if t.JTI != "" && t.ExpiresAt.After(now) {
-				if err := s.Revoke(ctx, t.JTI, t.ExpiresAt); err != nil {
-					return fmt.Errorf("revoke access token: %w", err)
-				}
-			}
-		}
-	}
-	return nil
+	return revokeGrants(ctx, s, func(kind TokenKind) ([]Token, error) {
+		return s.DeleteSubjectTokensExcept(ctx, kind, userID, keepGrant)
+	})
 }

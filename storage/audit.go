@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"fmt"
 	"time"
 )
 
@@ -80,19 +79,11 @@ type ClientGrantRevoker interface {
 // deleted, and live access tokens go on the revocation list. It returns
 // ErrNotFound (after revoking the tokens) when there was no consent.
 func RevokeClientGrants(ctx context.Context, s ClientGrantRevoker, userID, clientID string) error {
-	now := time.Now()
-	for _, kind := range []TokenKind{KindRefreshToken, KindAuthorizeCode, KindAccessToken} {
-		tokens, err := s.DeleteUserClientTokens(ctx, kind, userID, clientID)
-		if err != nil {
-			return fmt.Errorf("revoke %s: %w", kind, err)
-		}
-		for _, t := range tokens {
-			if t.JTI != "" && t.ExpiresAt.After(now) {
-				if err := s.Revoke(ctx, t.JTI, t.ExpiresAt); err != nil {
-					return fmt.Errorf("revoke access token: %w", err)
-				}
-			}
-		}
+	err := revokeGrants(ctx, s, func(kind TokenKind) ([]Token, error) {
+		return s.DeleteUserClientTokens(ctx, kind, userID, clientID)
+	})
+	if err != nil {
+		return err
 	}
 	return s.DeleteConsent(ctx, userID, clientID)
 }

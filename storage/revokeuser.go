@@ -15,9 +15,27 @@ func SignOutEverywhere(ctx context.Context, s AccountRevoker, userID string) err
 	if err := s.DeleteUserSessions(ctx, userID); err != nil {
 		return fmt.Errorf("end sessions: %w", err)
 	}
+	return revokeGrants(ctx, s, func(kind TokenKind) ([]Token, error) {
+		return s.DeleteSubjectTokens(ctx, kind, userID)
+	})
+}
+
+// AccountRevoker is what SignOutEverywhere needs of a store.
+type AccountRevoker interface {
+	DeleteUserSessions(ctx context.Context, userID string) error
+	DeleteSubjectTokens(ctx context.Context, kind TokenKind, subject string) ([]Token, error)
+	Revoke(ctx context.Context, jti string, expiresAt time.Time) error
+}
+
+// revokeGrants deletes the codes, refresh tokens and access tokens that
+// del finds, kind by kind, and puts the IDs of the access tokens still live
+// on the revocation list.
+func revokeGrants(ctx context.Context, s interface {
+	Revoke(ctx context.Context, jti string, expiresAt time.Time) error
+}, del func(kind TokenKind) ([]Token, error)) error {
 	now := time.Now()
 	for _, kind := range []TokenKind{KindRefreshToken, KindAuthorizeCode, KindAccessToken} {
-		tokens, err := s.DeleteSubjectTokens(ctx, kind, userID)
+		tokens, err := del(kind)
 		if err != nil {
 			return fmt.Errorf("revoke %s: %w", kind, err)
 		}
@@ -30,11 +48,4 @@ func SignOutEverywhere(ctx context.Context, s AccountRevoker, userID string) err
 		}
 	}
 	return nil
-}
-
-// AccountRevoker is what SignOutEverywhere needs of a store.
-type AccountRevoker interface {
-	DeleteUserSessions(ctx context.Context, userID string) error
-	DeleteSubjectTokens(ctx context.Context, kind TokenKind, subject string) ([]Token, error)
-	Revoke(ctx context.Context, jti string, expiresAt time.Time) error
 }

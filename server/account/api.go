@@ -12,6 +12,8 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/tollgate/tollgate/server/bearer"
+	"github.com/tollgate/tollgate/server/httpjson"
 	"github.com/tollgate/tollgate/storage"
 )
 
@@ -75,7 +77,7 @@ func callerOf(ctx context.Context) caller { return ctx.Value(callerKey{}).(calle
 // scope and acts for a user who still exists and is enabled.
 func (h *Handler) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := bearerToken(r)
+		token, ok := bearer.Token(r)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tollgate-account"`)
 			writeError(w, http.StatusUnauthorized, "invalid_token", "An access token is required (Authorization: Bearer …).")
@@ -117,16 +119,8 @@ func (h *Handler) invalidToken(w http.ResponseWriter, r *http.Request, descripti
 	writeError(w, http.StatusUnauthorized, "invalid_token", description)
 }
 
-func bearerToken(r *http.Request) (string, bool) {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return "", false
-	}
-	return strings.TrimSpace(token), true
-}
-
 func (h *Handler) apiGetProfile(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, viewProfile(callerOf(r.Context()).user))
+	httpjson.Write(w, http.StatusOK, viewProfile(callerOf(r.Context()).user))
 }
 
 // profilePatch is the body of PATCH /profile: fields left out stay as they
@@ -147,13 +141,13 @@ func (h *Handler) apiPatchProfile(w http.ResponseWriter, r *http.Request) {
 	var fe *FieldError
 	switch {
 	case errors.As(err, &fe):
-		writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid_request", Description: fe.Message, Field: fe.Field})
+		httpjson.Write(w, http.StatusBadRequest, apiError{Error: "invalid_request", Description: fe.Message, Field: fe.Field})
 	case errors.Is(err, storage.ErrNotFound):
 		h.invalidToken(w, r, "The user of this access token no longer exists.")
 	case err != nil:
 		h.unavailable(w, r, err)
 	default:
-		writeJSON(w, http.StatusOK, viewProfile(u))
+		httpjson.Write(w, http.StatusOK, viewProfile(u))
 	}
 }
 
@@ -171,7 +165,7 @@ func (h *Handler) apiChangePassword(w http.ResponseWriter, r *http.Request) {
 	}
 	for field, v := range map[string]string{"current_password": in.CurrentPassword, "new_password": in.NewPassword} {
 		if v == "" {
-			writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid_request", Description: field + " is required.", Field: field})
+			httpjson.Write(w, http.StatusBadRequest, apiError{Error: "invalid_request", Description: field + " is required.", Field: field})
 			return
 		}
 	}
@@ -182,17 +176,17 @@ func (h *Handler) apiChangePassword(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		w.WriteHeader(http.StatusNoContent)
 	case errors.Is(err, errWrongPassword):
-		writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid_request", Description: "The current password is not right.", Field: "current_password"})
+		httpjson.Write(w, http.StatusBadRequest, apiError{Error: "invalid_request", Description: "The current password is not right.", Field: "current_password"})
 	case errors.As(err, &throttled):
 		w.Header().Set("Retry-After", retryAfter(throttled.Wait))
-		writeJSON(w, http.StatusTooManyRequests, apiError{Error: "too_many_attempts", Description: "Too many wrong passwords. Retry after the time in Retry-After.", Field: "current_password"})
+		httpjson.Write(w, http.StatusTooManyRequests, apiError{Error: "too_many_attempts", Description: "Too many wrong passwords. Retry after the time in Retry-After.", Field: "current_password"})
 	case errors.Is(err, errNoPassword):
-		writeJSON(w, http.StatusConflict, apiError{Error: "no_password", Description: "The account has no password: it signs in with another provider.", Field: "current_password"})
+		httpjson.Write(w, http.StatusConflict, apiError{Error: "no_password", Description: "The account has no password: it signs in with another provider.", Field: "current_password"})
 	case errors.Is(err, errSamePassword):
-		writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid_request", Description: "The new password is the current one.", Field: "new_password", Rule: "reused"})
+		httpjson.Write(w, http.StatusBadRequest, apiError{Error: "invalid_request", Description: "The new password is the current one.", Field: "new_password", Rule: "reused"})
 	default:
 		if pe, ok := policyRule(err); ok {
-			writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid_request", Description: pe.Message, Field: "new_password", Rule: pe.Rule})
+			httpjson.Write(w, http.StatusBadRequest, apiError{Error: "invalid_request", Description: pe.Message, Field: "new_password", Rule: pe.Rule})
 			return
 		}
 		h.unavailable(w, r, err)
@@ -216,14 +210,14 @@ func (h *Handler) apiListSessions(w http.ResponseWriter, r *http.Request) {
 			AuthTime: s.AuthTime.UTC(), CreatedAt: s.CreatedAt.UTC(), ExpiresAt: s.ExpiresAt.UTC(),
 		})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	httpjson.Write(w, http.StatusOK, map[string]any{"items": items})
 }
 
 func (h *Handler) apiEndSession(w http.ResponseWriter, r *http.Request) {
 	_, err := h.endSession(r.Context(), callerOf(r.Context()).user.ID, mux.Vars(r)["id"])
 	switch {
 	case errors.Is(err, errNoSession):
-		writeJSON(w, http.StatusNotFound, apiError{Error: "not_found", Description: "You have no session with this id."})
+		httpjson.Write(w, http.StatusNotFound, apiError{Error: "not_found", Description: "You have no session with this id."})
 	case err != nil:
 		h.unavailable(w, r, err)
 	default:
@@ -232,13 +226,7 @@ func (h *Handler) apiEndSession(w http.ResponseWriter, r *http.Request) {
 }
 
 func writeError(w http.ResponseWriter, status int, code, description string) {
-	writeJSON(w, status, apiError{Error: code, Description: description})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	httpjson.Write(w, status, apiError{Error: code, Description: description})
 }
 
 func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, err error) {
@@ -263,14 +251,14 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	var typeErr *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &tooLarge):
-		writeJSON(w, http.StatusRequestEntityTooLarge, apiError{Error: "invalid_request", Description: fmt.Sprintf("The body must be at most %d bytes.", maxBody)})
+		httpjson.Write(w, http.StatusRequestEntityTooLarge, apiError{Error: "invalid_request", Description: fmt.Sprintf("The body must be at most %d bytes.", maxBody)})
 	case errors.As(err, &typeErr):
-		writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid_request", Description: fmt.Sprintf("%s must be a %s.", typeErr.Field, typeErr.Type), Field: typeErr.Field})
+		httpjson.Write(w, http.StatusBadRequest, apiError{Error: "invalid_request", Description: fmt.Sprintf("%s must be a %s.", typeErr.Field, typeErr.Type), Field: typeErr.Field})
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid_request", Description: fmt.Sprintf("%q is not a field of this resource.", field), Field: field})
+		httpjson.Write(w, http.StatusBadRequest, apiError{Error: "invalid_request", Description: fmt.Sprintf("%q is not a field of this resource.", field), Field: field})
 	default:
-		writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid_request", Description: "The body must be a JSON object: " + err.Error()})
+		httpjson.Write(w, http.StatusBadRequest, apiError{Error: "invalid_request", Description: "The body must be a JSON object: " + err.Error()})
 	}
 	return false
 }

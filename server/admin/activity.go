@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/tollgate/tollgate/server/audit"
+	"github.com/tollgate/tollgate/server/httpjson"
 	"github.com/tollgate/tollgate/storage"
 )
 
@@ -58,7 +59,7 @@ func (h *Handler) listSessions(w http.ResponseWriter, r *http.Request) {
 		}
 		out.Items = append(out.Items, SessionView{ID: s.ID, AuthTime: s.AuthTime, AMR: amr, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt})
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpjson.Write(w, http.StatusOK, out)
 }
 
 // deleteSession ends one of the user's sessions: that browser must sign in
@@ -108,7 +109,7 @@ func (h *Handler) listConsents(w http.ResponseWriter, r *http.Request) {
 	for _, c := range consents {
 		out.Items = append(out.Items, ConsentView{ClientID: c.ClientID, Scope: strings.Join(c.Scopes, " "), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt})
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpjson.Write(w, http.StatusOK, out)
 }
 
 // revokeConsent forgets the user's consent for the client and revokes

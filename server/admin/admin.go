@@ -6,8 +6,6 @@ package admin
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -24,7 +22,9 @@ import (
 	"github.com/tollgate/tollgate/keyring"
 	"github.com/tollgate/tollgate/passwords"
 	"github.com/tollgate/tollgate/server/audit"
+	"github.com/tollgate/tollgate/server/bearer"
 	"github.com/tollgate/tollgate/server/clientip"
+	"github.com/tollgate/tollgate/server/httpjson"
 	"github.com/tollgate/tollgate/storage"
 )
 
@@ -135,12 +135,12 @@ func (h *Handler) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		token, ok := bearerToken(r)
+		token, ok := bearer.Token(r)
 		if !ok {
 			h.unauthorized(w, r, "missing bearer token")
 			return
 		}
-		if h.AdminToken != "" && sameSecret(token, h.AdminToken) {
+		if h.AdminToken != "" && bearer.Equal(token, h.AdminToken) {
 			next.ServeHTTP(w, r.WithContext(audit.WithActor(r.Context(), "admin_token")))
 			return
 		}
@@ -189,20 +189,6 @@ func tokenActor(token string) string {
 	return "access_token"
 }
 
-func bearerToken(r *http.Request) (string, bool) {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return "", false
-	}
-	return strings.TrimSpace(token), true
-}
-
-// sameSecret compares in constant time, whatever the lengths.
-func sameSecret(a, b string) bool {
-	ha, hb := sha256.Sum256([]byte(a)), sha256.Sum256([]byte(b))
-	return subtle.ConstantTimeCompare(ha[:], hb[:]) == 1
-}
-
 // apiError is the body of every error: the OAuth error shape.
 type apiError struct {
 	Error       string `json:"error"`
@@ -211,13 +197,7 @@ type apiError struct {
 }
 
 func writeError(w http.ResponseWriter, status int, code, description string) {
-	writeJSON(w, status, apiError{Error: code, Description: description})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	httpjson.Write(w, status, apiError{Error: code, Description: description})
 }
 
 func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, err error) {
@@ -236,7 +216,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 		err = errors.New("unexpected data after the JSON object")
 	}
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid_request", Description: "The body is not a valid JSON object of this resource: " + describeJSONError(err), Field: jsonField(err)})
+		httpjson.Write(w, http.StatusBadRequest, apiError{Error: "invalid_request", Description: "The body is not a valid JSON object of this resource: " + describeJSONError(err), Field: jsonField(err)})
 		return false
 	}
 	return true

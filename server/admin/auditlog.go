@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate/tollgate/server/httpjson"
 	"github.com/tollgate/tollgate/storage"
 )
 
@@ -95,7 +96,7 @@ func (h *Handler) listAuditEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		page.Items = append(page.Items, viewAuditEvent(e))
 	}
-	writeJSON(w, http.StatusOK, page)
+	httpjson.Write(w, http.StatusOK, page)
 }
 
 // A cursor is the last event's time (Unix microseconds) and ID.

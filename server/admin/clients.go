@@ -12,6 +12,7 @@ import (
 
 	"github.com/tollgate/tollgate/clientreg"
 	"github.com/tollgate/tollgate/server/audit"
+	"github.com/tollgate/tollgate/server/httpjson"
 	"github.com/tollgate/tollgate/storage"
 )
 
@@ -35,7 +36,7 @@ func (h *Handler) listClients(w http.ResponseWriter, r *http.Request) {
 	if raw := q.Get("page_size"); raw != "" {
 		n, err := strconv.Atoi(raw)
 		if err != nil || n < 1 || n > maxPageSize {
-			writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid_request", Description: "page_size must be between 1 and 500.", Field: "page_size"})
+			httpjson.Write(w, http.StatusBadRequest, apiError{Error: "invalid_request", Description: "page_size must be between 1 and 500.", Field: "page_size"})
 			return
 		}
 		size = n
@@ -58,7 +59,7 @@ func (h *Handler) listClients(w http.ResponseWriter, r *http.Request) {
 		}
 		page.Items = append(page.Items, clientreg.ViewOf(c))
 	}
-	writeJSON(w, http.StatusOK, page)
+	httpjson.Write(w, http.StatusOK, page)
 }
 
 func (h *Handler) createClient(w http.ResponseWriter, r *http.Request) {
@@ -78,7 +79,7 @@ func (h *Handler) createClient(w http.ResponseWriter, r *http.Request) {
 	}
 	err = h.Store.CreateClient(r.Context(), c)
 	if errors.Is(err, storage.ErrAlreadyExists) {
-		writeJSON(w, http.StatusConflict, apiError{Error: "conflict", Description: "A client with this client_id already exists.", Field: "client_id"})
+		httpjson.Write(w, http.StatusConflict, apiError{Error: "conflict", Description: "A client with this client_id already exists.", Field: "client_id"})
 		return
 	}
 	if err != nil {
@@ -89,7 +90,7 @@ func (h *Handler) createClient(w http.ResponseWriter, r *http.Request) {
 	view := clientreg.ViewOf(c)
 	view.ClientSecret = secret
 	w.Header().Set("Location", Prefix+"/clients/"+c.ID)
-	writeJSON(w, http.StatusCreated, view)
+	httpjson.Write(w, http.StatusCreated, view)
 }
 
 // registrationOK writes the 400 for a registration error.
@@ -99,7 +100,7 @@ func (h *Handler) registrationOK(w http.ResponseWriter, err error) bool {
 	case err == nil:
 		return true
 	case errors.As(err, &fe):
-		writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid_client_metadata", Description: fe.Error(), Field: fe.Field})
+		httpjson.Write(w, http.StatusBadRequest, apiError{Error: "invalid_client_metadata", Description: fe.Error(), Field: fe.Field})
 	default:
 		writeError(w, http.StatusBadRequest, "invalid_client_metadata", err.Error())
 	}
@@ -109,7 +110,7 @@ func (h *Handler) registrationOK(w http.ResponseWriter, err error) bool {
 func (h *Handler) getClient(w http.ResponseWriter, r *http.Request) {
 	c, ok := h.loadClient(w, r)
 	if ok {
-		writeJSON(w, http.StatusOK, clientreg.ViewOf(c))
+		httpjson.Write(w, http.StatusOK, clientreg.ViewOf(c))
 	}
 }
 
@@ -149,7 +150,7 @@ func (h *Handler) updateClient(w http.ResponseWriter, r *http.Request) {
 		"token_endpoint_auth_method": patch.TokenEndpointAuthMethod != clientreg.RegistrationOf(current).TokenEndpointAuthMethod,
 	} {
 		if changed {
-			writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid_client_metadata", Description: field + " cannot be changed by an update (rotate the secret at /clients/{id}/secret).", Field: field})
+			httpjson.Write(w, http.StatusBadRequest, apiError{Error: "invalid_client_metadata", Description: field + " cannot be changed by an update (rotate the secret at /clients/{id}/secret).", Field: field})
 			return
 		}
 	}
@@ -170,7 +171,7 @@ func (h *Handler) updateClient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.changed(w, r, err, updated.ID, audit.AdminClientUpdated) {
-		writeJSON(w, http.StatusOK, clientreg.ViewOf(updated))
+		httpjson.Write(w, http.StatusOK, clientreg.ViewOf(updated))
 	}
 }
 
@@ -206,7 +207,7 @@ func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if current.Public {
-		writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid_request", Description: "Public clients have no secret.", Field: "token_endpoint_auth_method"})
+		httpjson.Write(w, http.StatusBadRequest, apiError{Error: "invalid_request", Description: "Public clients have no secret.", Field: "token_endpoint_auth_method"})
 		return
 	}
 	secret := clientreg.NewSecret()
@@ -224,7 +225,7 @@ func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request) {
 	if h.changed(w, r, err, current.ID, audit.AdminClientSecret) {
 		view := clientreg.ViewOf(updated)
 		view.ClientSecret = secret
-		writeJSON(w, http.StatusOK, view)
+		httpjson.Write(w, http.StatusOK, view)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tollgate/tollgate/keyring"
 	"github.com/tollgate/tollgate/server/audit"
+	"github.com/tollgate/tollgate/server/httpjson"
 )
 
 type keyList struct {
@@ -21,7 +22,7 @@ func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request) {
 		h.unavailable(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, keyList{Items: keyring.Infos(keys)})
+	httpjson.Write(w, http.StatusOK, keyList{Items: keyring.Infos(keys)})
 }
 
 // rotateKeys promotes the published next key; the current one stays in

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tollgate/tollgate/passwords"
 	"github.com/tollgate/tollgate/server/audit"
+	"github.com/tollgate/tollgate/server/httpjson"
 	"github.com/tollgate/tollgate/storage"
 )
 
@@ -60,7 +61,7 @@ type UserInput struct {
 }
 
 func (h *Handler) fieldError(w http.ResponseWriter, status int, code, field, description string) {
-	writeJSON(w, status, apiError{Error: code, Description: description, Field: field})
+	httpjson.Write(w, status, apiError{Error: code, Description: description, Field: field})
 }
 
 // listUsers pages through users in ID order; email and name filter by
@@ -104,7 +105,7 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) {
 		}
 		page.Items = append(page.Items, ViewUser(u))
 	}
-	writeJSON(w, http.StatusOK, page)
+	httpjson.Write(w, http.StatusOK, page)
 }
 
 func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) {
@@ -133,7 +134,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) {
 	h.Logger.InfoContext(r.Context(), "admin: user created", "user_id", u.ID)
 	h.Audit.Record(r.Context(), r, audit.Event{Type: audit.AdminUserCreated, UserID: u.ID, Details: in.Fields()})
 	w.Header().Set("Location", Prefix+"/users/"+u.ID)
-	writeJSON(w, http.StatusCreated, ViewUser(u))
+	httpjson.Write(w, http.StatusCreated, ViewUser(u))
 }
 
 // applyUser validates in and applies it to u; it writes the error itself.
@@ -237,7 +238,7 @@ func (h *Handler) loadUser(w http.ResponseWriter, r *http.Request) (storage.User
 
 func (h *Handler) getUser(w http.ResponseWriter, r *http.Request) {
 	if u, ok := h.loadUser(w, r); ok {
-		writeJSON(w, http.StatusOK, ViewUser(u))
+		httpjson.Write(w, http.StatusOK, ViewUser(u))
 	}
 }
 
@@ -283,7 +284,7 @@ func (h *Handler) saveUser(w http.ResponseWriter, r *http.Request, id string, u 
 	}
 	event.UserID = id
 	h.Audit.Record(r.Context(), r, event)
-	writeJSON(w, http.StatusOK, ViewUser(u))
+	httpjson.Write(w, http.StatusOK, ViewUser(u))
 }
 
 func (h *Handler) setDisabled(disabled bool) http.HandlerFunc {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/tollgate/tollgate/mfa"
+	"github.com/tollgate/tollgate/server/httpjson"
 )
 
 // discovery is the OpenID Provider metadata (OIDC Discovery §3, RFC 8414).
@@ -45,7 +46,7 @@ func (h *Handler) discovery(w http.ResponseWriter, r *http.Request) {
 		meta["registration_endpoint"] = h.RegistrationEndpoint
 	}
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	writeJSON(w, http.StatusOK, meta)
+	httpjson.Write(w, http.StatusOK, meta)
 }
 
 // jwks publishes the public signing keys: next, active, and retired keys
@@ -57,7 +58,7 @@ func (h *Handler) jwks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	writeJSON(w, http.StatusOK, set)
+	httpjson.Write(w, http.StatusOK, set)
 }
 
 func (h *Handler) promptValues() []string {

@@ -1,7 +1,6 @@
 package oauth
 
 import (
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/server/authflow"
 	"github.com/tollgate/tollgate/server/cors"
+	"github.com/tollgate/tollgate/server/httpjson"
 	"github.com/tollgate/tollgate/server/metrics"
 	"github.com/tollgate/tollgate/server/session"
 	"github.com/tollgate/tollgate/storage"
@@ -87,7 +87,7 @@ const RetryAfterSeconds = 2
 func (h *Handler) writeUnavailableJSON(w http.ResponseWriter, r *http.Request, err error) {
 	h.Logger.ErrorContext(r.Context(), "storage unavailable", "err", err)
 	w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
-	writeJSON(w, http.StatusServiceUnavailable, map[string]string{
+	httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{
 		"error":             "temporarily_unavailable",
 		"error_description": "The service is temporarily unavailable. Retry shortly.",
 	})
@@ -104,10 +104,4 @@ func (h *Handler) errorPage(w http.ResponseWriter, status int, code, description
 func (h *Handler) unavailablePage(w http.ResponseWriter, r *http.Request, err error) {
 	h.Logger.ErrorContext(r.Context(), "storage unavailable", "err", err)
 	h.errorPage(w, http.StatusServiceUnavailable, "unavailable", "The service is temporarily unavailable. Please try again in a moment.")
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/tollgate/tollgate/server/httpjson"
 	"github.com/tollgate/tollgate/storage"
 )
 
@@ -17,7 +18,7 @@ func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
 	if token == "" {
 		// RFC 6750 §3.1: no error code when the request carries no token.
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tollgate"`)
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_request", "error_description": "An access token is required."})
+		httpjson.Write(w, http.StatusUnauthorized, map[string]string{"error": "invalid_request", "error_description": "An access token is required."})
 		return
 	}
 	_, ar, err := h.Provider.IntrospectToken(ctx, token, fosite.AccessToken, NewSession())
@@ -31,7 +32,7 @@ func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ar.GetGrantedScopes().Has("openid") {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tollgate", error="insufficient_scope", scope="openid"`)
-		writeJSON(w, http.StatusForbidden, map[string]string{"error": "insufficient_scope", "error_description": "The access token was not granted the openid scope."})
+		httpjson.Write(w, http.StatusForbidden, map[string]string{"error": "insufficient_scope", "error_description": "The access token was not granted the openid scope."})
 		return
 	}
 	user, err := h.Store.GetUser(ctx, ar.GetSession().GetSubject())
@@ -45,10 +46,10 @@ func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	claims := profileClaims(user, ar.GetGrantedScopes())
 	claims["sub"] = user.ID
-	writeJSON(w, http.StatusOK, claims)
+	httpjson.Write(w, http.StatusOK, claims)
 }
 
 func invalidToken(w http.ResponseWriter, description string) {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="tollgate", error="invalid_token", error_description="`+description+`"`)
-	writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": description})
+	httpjson.Write(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": description})
 }

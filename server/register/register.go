@@ -29,7 +29,9 @@ import (
 
 	"github.com/tollgate/tollgate/clientreg"
 	"github.com/tollgate/tollgate/passwords"
+	"github.com/tollgate/tollgate/server/bearer"
 	"github.com/tollgate/tollgate/server/clientip"
+	"github.com/tollgate/tollgate/server/httpjson"
 	"github.com/tollgate/tollgate/storage"
 )
 
@@ -110,8 +112,8 @@ type Response struct {
 // register creates a client (RFC 7591 §3.1).
 func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 	if h.InitialAccessToken != "" {
-		token, ok := bearerToken(r)
-		if !ok || !sameSecret(token, h.InitialAccessToken) {
+		token, ok := bearer.Token(r)
+		if !ok || !bearer.Equal(token, h.InitialAccessToken) {
 			h.unauthorized(w, r, "registration requires a valid initial access token")
 			return
 		}
@@ -143,7 +145,7 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 	resp := h.response(c, req.TokenEndpointAuthMethod)
 	resp.ClientSecret, resp.RegistrationAccessToken = secret, token
 	w.Header().Set("Location", resp.RegistrationClientURI)
-	writeJSON(w, http.StatusCreated, resp)
+	httpjson.Write(w, http.StatusCreated, resp)
 }
 
 // build validates metadata with clientreg after applying the rules of
@@ -198,7 +200,7 @@ func defaultName(redirects []string) string {
 func (h *Handler) read(w http.ResponseWriter, r *http.Request) {
 	c, ok := h.authorized(w, r)
 	if ok {
-		writeJSON(w, http.StatusOK, h.response(c, ""))
+		httpjson.Write(w, http.StatusOK, h.response(c, ""))
 	}
 }
 
@@ -252,7 +254,7 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
 	}
 	h.ClientChanged(current.ID)
 	h.Logger.InfoContext(r.Context(), "dynamic registration updated", "client_id", current.ID)
-	writeJSON(w, http.StatusOK, h.response(updated, req.TokenEndpointAuthMethod))
+	httpjson.Write(w, http.StatusOK, h.response(updated, req.TokenEndpointAuthMethod))
 }
 
 // remove deletes a registration (RFC 7592 §2.3).
@@ -275,7 +277,7 @@ func (h *Handler) remove(w http.ResponseWriter, r *http.Request) {
 // its registration access token. An unknown client, a client registered by
 // an admin and a wrong token all get the same 401 (RFC 7592 §3).
 func (h *Handler) authorized(w http.ResponseWriter, r *http.Request) (storage.Client, bool) {
-	token, ok := bearerToken(r)
+	token, ok := bearer.Token(r)
 	if !ok {
 		h.unauthorized(w, r, "missing registration access token")
 		return storage.Client{}, false
@@ -370,28 +372,7 @@ type errorBody struct {
 }
 
 func writeError(w http.ResponseWriter, status int, code, description string) {
-	writeJSON(w, status, errorBody{Error: code, Description: description})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func bearerToken(r *http.Request) (string, bool) {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return "", false
-	}
-	return strings.TrimSpace(token), true
-}
-
-// sameSecret compares in constant time, whatever the lengths.
-func sameSecret(a, b string) bool {
-	ha, hb := sha256.Sum256([]byte(a)), sha256.Sum256([]byte(b))
-	return subtle.ConstantTimeCompare(ha[:], hb[:]) == 1
+	httpjson.Write(w, status, errorBody{Error: code, Description: description})
 }
 
 // newToken returns a registration access token: 256 random bits.
