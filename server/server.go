@@ -191,7 +191,7 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 	}
 	r.Use(s.metrics.Middleware, recordRoute)
 	root.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		pages.Render(w, http.StatusNotFound, "error", templates.ErrorPage{Code: "not_found", Description: "There is no page at this address."})
+		pages.Error(w, http.StatusNotFound, "not_found", "There is no page at this address.")
 	})
 
 	tracer := cfg.Tracer

@@ -185,6 +185,18 @@ func (r *Renderer) Render(w http.ResponseWriter, status int, page string, data a
 	_, _ = buf.WriteTo(w)
 }
 
+// Error renders the hosted error page; it never redirects.
+func (r *Renderer) Error(w http.ResponseWriter, status int, code, description string) {
+	r.Render(w, status, "error", ErrorPage{Code: code, Description: description})
+}
+
+// Unavailable renders the error page of a storage failure: 503, with a hint
+// to retry (the page's own wording, never the failure's).
+func (r *Renderer) Unavailable(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "2")
+	r.Error(w, http.StatusServiceUnavailable, "unavailable", "The service is temporarily unavailable. Please try again in a moment.")
+}
+
 // scopeDescription is the consent page's wording for a scope.
 type scopeDescription struct{ Title, Detail string }
 

@@ -244,13 +244,12 @@ func (h *Handler) saved(w http.ResponseWriter, r *http.Request, what string) {
 }
 
 func (h *Handler) errorPage(w http.ResponseWriter, status int, code, description string) {
-	h.Pages.Render(w, status, "error", templates.ErrorPage{Code: code, Description: description})
+	h.Pages.Error(w, status, code, description)
 }
 
 func (h *Handler) unavailablePage(w http.ResponseWriter, r *http.Request, err error) {
 	h.Logger.ErrorContext(r.Context(), "account: storage unavailable", "err", err)
-	w.Header().Set("Retry-After", retryAfterSeconds)
-	h.errorPage(w, http.StatusServiceUnavailable, "unavailable", "The service is temporarily unavailable. Please try again in a moment.")
+	h.Pages.Unavailable(w)
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") }

@@ -277,11 +277,10 @@ func (h *Handler) resume(w http.ResponseWriter, r *http.Request, handle string) 
 }
 
 func (h *Handler) errorPage(w http.ResponseWriter, status int, code, description string) {
-	h.Pages.Render(w, status, "error", templates.ErrorPage{Code: code, Description: description})
+	h.Pages.Error(w, status, code, description)
 }
 
 func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, err error) {
 	h.Logger.ErrorContext(r.Context(), "storage unavailable", "err", err)
-	w.Header().Set("Retry-After", "2")
-	h.errorPage(w, http.StatusServiceUnavailable, "unavailable", "The service is temporarily unavailable. Please try again in a moment.")
+	h.Pages.Unavailable(w)
 }

@@ -98,7 +98,7 @@ func (h *Handler) errorPage(w http.ResponseWriter, status int, code, description
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
 	}
-	h.Pages.Render(w, status, "error", templates.ErrorPage{Code: code, Description: description})
+	h.Pages.Error(w, status, code, description)
 }
 
 func (h *Handler) unavailablePage(w http.ResponseWriter, r *http.Request, err error) {
