@@ -173,6 +173,7 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 	}
 	(&console.Handler{
 		Issuer: cfg.Issuer, Sessions: sessions, Users: store, API: consoleAPI, Pages: consolePages, Logger: cfg.Logger,
+		MailEnabled: cfg.Mailer != nil,
 	}).Mount(r)
 	if cfg.RegistrationEnabled {
 		if cfg.RegistrationToken == "" {
