@@ -144,7 +144,7 @@ func (f auditFilters) query() url.Values {
 type auditData struct {
 	Filters auditFilters
 	Items   []admin.AuditEventView
-	// Next is the query string of the next page, or "".
+	// Next is the path of the next page, below the issuer, or "".
 	Next string
 	// Field names the filter that is not valid.
 	Field string
@@ -233,7 +233,7 @@ func (h *Handler) auditLog(w http.ResponseWriter, r *http.Request) {
 	if list.NextPageToken != "" {
 		next := f.query()
 		next.Set("page_token", list.NextPageToken)
-		data.Next = next.Encode()
+		data.Next = Prefix + "/audit?" + next.Encode()
 	}
 	h.render(w, r, http.StatusOK, "audit", "audit", page{Data: data})
 }
