@@ -141,9 +141,19 @@ func (f auditFilters) query() url.Values {
 	return q
 }
 
+// auditRow is an event with the email addresses of the users it names,
+// when they still exist.
+type auditRow struct {
+	admin.AuditEventView
+	// ActorUserID is the actor's user ID when the actor is a user.
+	ActorUserID string
+	ActorEmail  string
+	UserEmail   string
+}
+
 type auditData struct {
 	Filters auditFilters
-	Items   []admin.AuditEventView
+	Items   []auditRow
 	// Next is the path of the next page, below the issuer, or "".
 	Next string
 	// Field names the filter that is not valid.
@@ -229,13 +239,64 @@ func (h *Handler) auditLog(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	data.Items = list.Items
+	if data.Items, err = h.auditRows(r, list.Items); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	if list.NextPageToken != "" {
 		next := f.query()
 		next.Set("page_token", list.NextPageToken)
 		data.Next = Prefix + "/audit?" + next.Encode()
 	}
 	h.render(w, r, http.StatusOK, "audit", "audit", page{Data: data})
+}
+
+// maxEmailLookups bounds the users looked up for one page of events.
+const maxEmailLookups = 25
+
+// auditRows names the users of the events by their email addresses, so
+// that the page reads "ada@example.com" rather than a UUID. Users that no
+// longer exist keep their ID.
+func (h *Handler) auditRows(r *http.Request, events []admin.AuditEventView) ([]auditRow, error) {
+	emails := map[string]string{}
+	lookup := func(id string) (string, error) {
+		if id == "" {
+			return "", nil
+		}
+		if email, ok := emails[id]; ok {
+			return email, nil
+		}
+		if len(emails) >= maxEmailLookups {
+			return "", nil
+		}
+		var u admin.UserView
+		err := h.call(r, http.MethodGet, "/users/"+url.PathEscape(id), nil, nil, &u)
+		var ae *apiError
+		if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+			err = nil
+		}
+		if err != nil {
+			return "", err
+		}
+		emails[id] = u.Email
+		return u.Email, nil
+	}
+	rows := make([]auditRow, 0, len(events))
+	for _, ev := range events {
+		row := auditRow{AuditEventView: ev}
+		var err error
+		if row.UserEmail, err = lookup(ev.UserID); err != nil {
+			return nil, err
+		}
+		if id, ok := strings.CutPrefix(ev.Actor, "user:"); ok {
+			row.ActorUserID = id
+			if row.ActorEmail, err = lookup(id); err != nil {
+				return nil, err
+			}
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
 }
 
 // findUser resolves the user filter: an email address to the ID of the
