@@ -175,7 +175,7 @@ func TestConsoleUserWithoutMail(t *testing.T) {
 	})
 }
 
-var auditRow = regexp.MustCompile(`<td class="muted nowrap">`)
+var auditRow = regexp.MustCompile(`<td class="event">`)
 var auditType = regexp.MustCompile(`<td class="event"><code>([a-z_.]+)</code>`)
 
 // auditTypes returns the types of the events listed on the audit page.

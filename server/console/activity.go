@@ -20,6 +20,28 @@ type sessionList struct {
 	Items []admin.SessionView `json:"items"`
 }
 
+// sessionRow is a session with its sign-in methods in words.
+type sessionRow struct {
+	admin.SessionView
+	Methods []string
+}
+
+// methodNames says the amr values of a session in words.
+var methodNames = map[string]string{
+	"pwd": "password", "otp": "authenticator code", "mfa": "recovery code", "fed": "upstream provider",
+}
+
+func describeAMR(amr []string) []string {
+	out := make([]string, 0, len(amr))
+	for _, m := range amr {
+		if name, ok := methodNames[m]; ok {
+			m = name
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
 type consentList struct {
 	Items []admin.ConsentView `json:"items"`
 }
@@ -32,7 +54,7 @@ type consentRow struct {
 }
 
 // userActivity reads the user's sessions and consents for their page.
-func (h *Handler) userActivity(r *http.Request, id string) ([]admin.SessionView, []consentRow, error) {
+func (h *Handler) userActivity(r *http.Request, id string) ([]sessionRow, []consentRow, error) {
 	base := "/users/" + url.PathEscape(id)
 	var sessions sessionList
 	if err := h.call(r, http.MethodGet, base+"/sessions", nil, nil, &sessions); err != nil {
@@ -57,7 +79,11 @@ func (h *Handler) userActivity(r *http.Request, id string) ([]admin.SessionView,
 		}
 		rows = append(rows, row)
 	}
-	return sessions.Items, rows, nil
+	list := make([]sessionRow, 0, len(sessions.Items))
+	for _, s := range sessions.Items {
+		list = append(list, sessionRow{SessionView: s, Methods: describeAMR(s.AMR)})
+	}
+	return list, rows, nil
 }
 
 // endSession ends one of the user's sessions: that browser must sign in

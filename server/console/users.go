@@ -82,7 +82,7 @@ type userData struct {
 	HasMFA bool
 	// CanMail: the server can mail a password reset link.
 	CanMail  bool
-	Sessions []admin.SessionView
+	Sessions []sessionRow
 	Consents []consentRow
 }
 
