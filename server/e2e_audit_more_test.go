@@ -353,3 +353,17 @@ func TestAuditConsoleActor(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditFederationUpstreamDown: an upstream that does not answer is a
+// failed sign-in with reason upstream_unavailable.
+func TestAuditFederationUpstreamDown(t *testing.T) {
+	fedBackends(t, func(t *testing.T, f *fed) {
+		f.fake.setMode("down")
+		b, _ := fedBrowser(t)
+		if p := b.get(f.down.issuer + "/login/upstream/fake"); p.status != http.StatusBadGateway {
+			t.Fatalf("upstream down: %d", p.status)
+		}
+		ev := findEvent(t, f.down.auditEvents(url.Values{"type": {"signin.failed"}}), admin.AuditEventView{Type: "signin.failed", Reason: "upstream_unavailable"})
+		wantDetail(t, ev, "method", "upstream:fake")
+	})
+}

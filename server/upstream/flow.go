@@ -57,6 +57,7 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, p *provider, han
 	op, _, err := p.discover(ctx, h.HTTPClient)
 	if err != nil {
 		h.Logger.WarnContext(ctx, "upstream unavailable", "upstream", p.cfg.ID, "err", err)
+		h.recordFailure(r, p, linkUser, "upstream_unavailable", nil)
 		w.Header().Set("Retry-After", "10")
 		h.errorPage(w, http.StatusBadGateway, "upstream_unavailable",
 			p.cfg.Name+" is not answering right now. Try again in a moment, or sign in another way.")
