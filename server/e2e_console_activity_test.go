@@ -8,15 +8,18 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/net/html"
 	"golang.org/x/oauth2"
 
+	"github.com/tollgate/tollgate/keyring"
 	"github.com/tollgate/tollgate/mailer/mailtest"
 	"github.com/tollgate/tollgate/server/admin"
 	"github.com/tollgate/tollgate/storage"
+	"github.com/tollgate/tollgate/storage/testbackend"
 )
 
 // postFormsHaveCSRF fails when a POST form on p has no CSRF token.
@@ -288,4 +291,50 @@ func TestConsoleAuditLog(t *testing.T) {
 			t.Fatalf("a non-admin's audit page: %d", p.status)
 		}
 	})
+}
+
+// failingActivity is a store whose consent and audit reads fail while
+// down is set, as a database that stops answering in the middle of a page.
+type failingActivity struct {
+	storage.Store
+	down atomic.Bool
+}
+
+var errDown = errors.New("database unavailable")
+
+func (s *failingActivity) ListUserConsents(ctx context.Context, userID string) ([]storage.Consent, error) {
+	if s.down.Load() {
+		return nil, errDown
+	}
+	return s.Store.ListUserConsents(ctx, userID)
+}
+
+func (s *failingActivity) QueryAuditEvents(ctx context.Context, q storage.AuditQuery) ([]storage.AuditEvent, error) {
+	if s.down.Load() {
+		return nil, errDown
+	}
+	return s.Store.QueryAuditEvents(ctx, q)
+}
+
+// TestConsoleActivityOutage: when the reads behind a user's page or the
+// audit log fail, the console answers 503 with a retry hint, never a page
+// that shows no consents or no events as if there were none.
+func TestConsoleActivityOutage(t *testing.T) {
+	store := &failingActivity{Store: testbackend.SQLite(t)}
+	e := newEnvWith(t, "sqlite", store, keyring.RS256)
+	bob := consoleUsers(t, e)
+	b, _ := consoleSignIn(t, e, testEmail)
+	store.down.Store(true)
+	for _, p := range []page{
+		b.get(e.issuer + "/admin/users/" + bob.ID),
+		b.get(e.issuer + "/admin/audit?type=signin.*"),
+	} {
+		if p.status != http.StatusServiceUnavailable || p.header.Get("Retry-After") == "" || !strings.Contains(p.body, "Temporarily unavailable") {
+			t.Errorf("%s with failing reads: %d", p.url, p.status)
+		}
+	}
+	store.down.Store(false)
+	if p := b.get(e.issuer + "/admin/audit"); p.status != http.StatusOK {
+		t.Fatalf("audit page once the reads work: %d", p.status)
+	}
 }

@@ -1,5 +1,6 @@
 // Package console serves the admin console at /admin: server-rendered
-// pages over the admin API for clients, users and signing keys.
+// pages over the admin API for clients, users (with their sessions and
+// consents), signing keys and the audit log.
 //
 // Signing in goes through Tollgate's own hosted login page: the console
 // requires the browser session of a user holding the admin role, and sends
