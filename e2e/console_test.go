@@ -89,6 +89,14 @@ func TestConsoleScreenshots(t *testing.T) {
 		chromedp.Click(`form[action$="/disable"] button`, chromedp.ByQuery),
 		chromedp.WaitVisible(".notice", chromedp.ByQuery))
 	shoot("07-keys", chromedp.Navigate(issuer+"/admin/keys"), chromedp.WaitVisible("table", chromedp.ByQuery))
+	shoot("09-user-activity",
+		chromedp.EmulateViewport(1280, 1180),
+		chromedp.Navigate(issuer+"/admin/users/"+barbara),
+		chromedp.WaitVisible("#consents-title", chromedp.ByID))
+	shoot("10-audit-log",
+		chromedp.EmulateViewport(1280, 800),
+		chromedp.Navigate(issuer+"/admin/audit"),
+		chromedp.WaitVisible("table.audit", chromedp.ByQuery))
 
 	// A user without the admin role is turned away.
 	if err := chromedp.Run(ctx, chromedp.Navigate(issuer+"/logout"), chromedp.WaitVisible(`button[value=logout]`, chromedp.ByQuery),
@@ -119,7 +127,10 @@ func TestConsoleScreenshots(t *testing.T) {
 	t.Logf("%d screenshots, %d bytes, in %s", len(entries), total, out)
 }
 
-const grace = "6a1f0d8e-0000-4000-8000-00000000000b"
+const (
+	grace   = "6a1f0d8e-0000-4000-8000-00000000000b"
+	barbara = "6a1f0d8e-0000-4000-8000-00000000000e"
+)
 
 // consoleServer runs Tollgate in process on SQLite with an admin, a few
 // users and clients, and returns its issuer.
@@ -164,7 +175,7 @@ func consoleServer(t *testing.T) (string, storage.Store) {
 		{ID: grace, Email: "grace@example.com", Name: "Grace Hopper"},
 		{ID: "6a1f0d8e-0000-4000-8000-00000000000c", Email: "alan@example.com", Name: "Alan Turing"},
 		{ID: "6a1f0d8e-0000-4000-8000-00000000000d", Email: "edsger@example.com", Name: "Edsger Dijkstra", Disabled: true},
-		{ID: "6a1f0d8e-0000-4000-8000-00000000000e", Email: "barbara@example.com", Name: "Barbara Liskov"},
+		{ID: barbara, Email: "barbara@example.com", Name: "Barbara Liskov"},
 		{ID: "6a1f0d8e-0000-4000-8000-00000000000f", Email: "new.user@example.com"},
 	} {
 		u.PasswordHash, u.EmailVerified = hash, u.Email != "new.user@example.com"
@@ -187,7 +198,58 @@ func consoleServer(t *testing.T) (string, storage.Store) {
 			t.Fatal(err)
 		}
 	}
+	seedActivity(t, store, now)
 	return issuer, store
+}
+
+// seedActivity gives Barbara two live sessions, two consents and a second
+// factor, and the audit log a few older events, for the screenshots of her
+// page and of the audit log.
+func seedActivity(t *testing.T, store storage.Store, now time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	for i, amr := range [][]string{{"pwd", "otp"}, {"pwd"}} {
+		start := now.Add(-time.Duration(3+20*i) * time.Hour)
+		err := store.CreateSession(ctx, storage.Session{
+			ID: fmt.Sprintf("seeded-session-%d", i), UserID: barbara, AuthTime: start, AMR: amr,
+			CreatedAt: start, ExpiresAt: start.Add(30 * 24 * time.Hour), UserAgent: "Mozilla/5.0",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, c := range []storage.Consent{
+		{ClientID: "web-dashboard", Scopes: []string{"openid", "profile", "email", "offline_access"}},
+		{ClientID: "mobile-app", Scopes: []string{"openid", "profile"}},
+	} {
+		c.UserID, c.CreatedAt = barbara, now.Add(-time.Duration(9-4*i)*24*time.Hour)
+		c.UpdatedAt = c.CreatedAt
+		if err := store.SaveConsent(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := store.SaveMFA(ctx, storage.MFA{UserID: barbara, SealedSecret: []byte("sealed"), Confirmed: true, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	var events []storage.AuditEvent
+	for i, e := range []storage.AuditEvent{
+		{Type: "signin.failed", UserID: barbara, ClientID: "web-dashboard", Reason: "bad_password", Outcome: "failure", Details: map[string]string{"method": "password"}},
+		{Type: "signin.succeeded", UserID: barbara, ClientID: "web-dashboard", Outcome: "success", Details: map[string]string{"method": "password", "amr": "pwd otp"}},
+		{Type: "consent.granted", UserID: barbara, ClientID: "web-dashboard", Outcome: "success", Details: map[string]string{"scope": "openid profile email offline_access"}},
+		{Type: "token.issued", UserID: barbara, ClientID: "web-dashboard", Outcome: "success", Details: map[string]string{"grant_type": "authorization_code"}},
+		{Type: "token.issued", ClientID: "reporting-job", Actor: "client:reporting-job", Outcome: "success", Details: map[string]string{"grant_type": "client_credentials", "scope": "api:read"}},
+	} {
+		e.ID = fmt.Sprintf("0190d000-0000-7000-8000-%012d", i)
+		e.Time = now.Add(-time.Duration(50-i) * time.Minute)
+		if e.Actor == "" {
+			e.Actor = "user:" + barbara
+		}
+		e.IP = "203.0.113.7"
+		events = append(events, e)
+	}
+	if err := store.AppendAuditEvents(ctx, events...); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // shrinkPNG re-encodes a screenshot with at most 256 colours, the most

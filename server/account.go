@@ -9,6 +9,7 @@ import (
 	"github.com/tollgate/tollgate/docs"
 
 	"github.com/tollgate/tollgate/server/account"
+	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/server/oauth"
 	"github.com/tollgate/tollgate/server/session"
 	"github.com/tollgate/tollgate/storage"
@@ -17,9 +18,9 @@ import (
 
 // mountAccount wires the self-service account page and API; the API
 // verifies access tokens as the protocol handler does.
-func mountAccount(r *mux.Router, cfg Config, store storage.Store, sessions *session.Manager, pages *templates.Renderer, protocol *oauth.Handler) {
+func mountAccount(r *mux.Router, cfg Config, store storage.Store, sessions *session.Manager, pages *templates.Renderer, protocol *oauth.Handler, rec *audit.Recorder) {
 	(&account.Handler{
-		Issuer: cfg.Issuer, Store: store, Sessions: sessions, Passwords: cfg.Passwords,
+		Issuer: cfg.Issuer, Store: store, Sessions: sessions, Passwords: cfg.Passwords, Audit: rec,
 		Policy: cfg.PasswordPolicy, Pages: pages, Logger: cfg.Logger, OpenAPI: docs.AccountOpenAPI,
 		Bearer: func(ctx context.Context, token, scope string) (account.Grant, error) {
 			g, err := protocol.CheckBearerGrant(ctx, token, scope)

@@ -124,7 +124,7 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 	protocol.Mount(r)
 	federation := upstream.New(upstream.Handler{
 		Issuer: cfg.Issuer, Store: store, Sessions: sessions, Pending: pending, Passwords: cfg.Passwords,
-		Pages: pages, Logger: cfg.Logger, Metrics: s.metrics, Secure: issuer.Scheme == "https",
+		Pages: pages, Logger: cfg.Logger, Metrics: s.metrics, Secure: issuer.Scheme == "https", Audit: s.audit,
 	}, cfg.Upstreams)
 	federation.Mount(r)
 	hosted := &login.Handler{
@@ -162,7 +162,7 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 		ResetMail:     resetMail,
 	}
 	adminAPI.Mount(r)
-	mountAccount(r, cfg, store, sessions, pages, protocol)
+	mountAccount(r, cfg, store, sessions, pages, protocol, s.audit)
 	// The admin console calls the admin API in process, through a router
 	// of its own, on behalf of the signed-in admin.
 	consoleAPI := mux.NewRouter()
@@ -173,6 +173,7 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 	}
 	(&console.Handler{
 		Issuer: cfg.Issuer, Sessions: sessions, Users: store, API: consoleAPI, Pages: consolePages, Logger: cfg.Logger,
+		MailEnabled: cfg.Mailer != nil,
 	}).Mount(r)
 	if cfg.RegistrationEnabled {
 		if cfg.RegistrationToken == "" {
@@ -180,7 +181,7 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 		}
 		(&register.Handler{
 			Issuer: cfg.Issuer, Store: store, Passwords: cfg.Passwords, Logger: cfg.Logger,
-			InitialAccessToken: cfg.RegistrationToken, ClientChanged: oauthStore.ForgetClient,
+			InitialAccessToken: cfg.RegistrationToken, ClientChanged: oauthStore.ForgetClient, Audit: s.audit,
 		}).Mount(r)
 	}
 	r.PathPrefix("/static/").Handler(static.Handler())

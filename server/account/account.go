@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/tollgate/tollgate/passwords"
+	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/server/session"
 	"github.com/tollgate/tollgate/storage"
 	"github.com/tollgate/tollgate/templates"
@@ -71,6 +72,8 @@ type Handler struct {
 	OpenAPI []byte
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Audit records the account's security events; nil records nothing.
+	Audit *audit.Recorder
 }
 
 // Mount registers the page and the API on r. /account/identities and

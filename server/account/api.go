@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/server/bearer"
 	"github.com/tollgate/tollgate/server/httpjson"
 	"github.com/tollgate/tollgate/storage"
@@ -138,6 +139,9 @@ func (h *Handler) apiPatchProfile(w http.ResponseWriter, r *http.Request) {
 	}
 	c := callerOf(r.Context())
 	u, err := h.updateProfile(r.Context(), c.user.ID, ProfileChange{Name: in.Name, Picture: in.Picture, Preferences: in.Preferences})
+	if fields := changedFields(c.user, u); err == nil && fields != "" {
+		h.record(r, audit.AccountProfileUpdated, c.user.ID, nil, map[string]string{"fields": fields, "via": "api"})
+	}
 	var fe *FieldError
 	switch {
 	case errors.As(err, &fe):
@@ -171,6 +175,7 @@ func (h *Handler) apiChangePassword(w http.ResponseWriter, r *http.Request) {
 	}
 	c := callerOf(r.Context())
 	err := h.changePassword(r.Context(), c.user, in.CurrentPassword, in.NewPassword, "", c.grant.GrantID)
+	h.recordPasswordChange(r, c.user.ID, err, "api")
 	var throttled *throttledError
 	switch {
 	case err == nil:
@@ -215,6 +220,7 @@ func (h *Handler) apiListSessions(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) apiEndSession(w http.ResponseWriter, r *http.Request) {
 	_, err := h.endSession(r.Context(), callerOf(r.Context()).user.ID, mux.Vars(r)["id"])
+	h.record(r, audit.AccountSessionEnded, callerOf(r.Context()).user.ID, err, map[string]string{"via": "api"})
 	switch {
 	case errors.Is(err, errNoSession):
 		httpjson.Write(w, http.StatusNotFound, apiError{Error: "not_found", Description: "You have no session with this id."})

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/storage"
 	"github.com/tollgate/tollgate/templates"
 )
@@ -118,7 +119,10 @@ func (h *Handler) submitProfile(w http.ResponseWriter, r *http.Request) {
 		h.unavailablePage(w, r, err)
 		return
 	}
-	_, err = h.updateProfile(r.Context(), u.ID, ProfileChange{Name: &name, Picture: &picture, Preferences: prefs})
+	updated, err := h.updateProfile(r.Context(), u.ID, ProfileChange{Name: &name, Picture: &picture, Preferences: prefs})
+	if fields := changedFields(u, updated); err == nil && fields != "" {
+		h.record(r, audit.AccountProfileUpdated, u.ID, nil, map[string]string{"fields": fields, "via": "page"})
+	}
 	var fe *FieldError
 	switch {
 	case errors.As(err, &fe):
@@ -149,6 +153,7 @@ func (h *Handler) submitPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := h.changePassword(r.Context(), u, current, next, sess.ID, "")
+	h.recordPasswordChange(r, u.ID, err, "page")
 	var throttled *throttledError
 	switch {
 	case err == nil:
@@ -179,6 +184,7 @@ func (h *Handler) submitEndSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ended, err := h.endSession(r.Context(), u.ID, r.PostFormValue("session"))
+	h.record(r, audit.AccountSessionEnded, u.ID, err, map[string]string{"via": "page", "current": boolString(err == nil && ended.ID == sess.ID)})
 	switch {
 	case errors.Is(err, errNoSession):
 		// Already ended (another tab, expiry): the list shows what is left.
@@ -221,6 +227,7 @@ func (h *Handler) submitDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := h.deleteAccount(r.Context(), u, r.PostFormValue("password"))
+	h.record(r, audit.AccountDeleted, u.ID, err, map[string]string{"via": "page"})
 	var throttled *throttledError
 	switch {
 	case err == nil:

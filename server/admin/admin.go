@@ -131,8 +131,8 @@ func (h *Handler) openAPI(w http.ResponseWriter, _ *http.Request) {
 // authenticate lets through requests with an admin bearer token.
 func (h *Handler) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := Actor(r.Context()); ok { // the admin console, in process
-			next.ServeHTTP(w, r)
+		if id, ok := Actor(r.Context()); ok { // the admin console, in process
+			next.ServeHTTP(w, r.WithContext(audit.WithActor(r.Context(), "user:"+id)))
 			return
 		}
 		token, ok := bearer.Token(r)

@@ -1,6 +1,10 @@
 package admin
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/tollgate/tollgate/server/audit"
+)
 
 // resetMFA removes a user's second factor and recovery codes, for a user
 // who lost both. Their sessions go on; the next sign-in asks for the
@@ -16,5 +20,6 @@ func (h *Handler) resetMFA(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Logger.InfoContext(r.Context(), "admin: second factor reset", "user_id", u.ID)
+	h.Audit.Record(r.Context(), r, audit.Event{Type: audit.AdminUserMFAReset, UserID: u.ID})
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -32,6 +32,9 @@ type UserView struct {
 	Roles         []string  `json:"roles"`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
+	// MFAEnabled says whether the user has a confirmed second factor; it
+	// is only in the answer of GET /users/{id}.
+	MFAEnabled *bool `json:"mfa_enabled,omitempty"`
 }
 
 // ViewUser returns the admin's view of u.
@@ -237,9 +240,19 @@ func (h *Handler) loadUser(w http.ResponseWriter, r *http.Request) (storage.User
 }
 
 func (h *Handler) getUser(w http.ResponseWriter, r *http.Request) {
-	if u, ok := h.loadUser(w, r); ok {
-		httpjson.Write(w, http.StatusOK, ViewUser(u))
+	u, ok := h.loadUser(w, r)
+	if !ok {
+		return
 	}
+	m, err := h.Store.GetMFA(r.Context(), u.ID)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		h.unavailable(w, r, err)
+		return
+	}
+	view := ViewUser(u)
+	enabled := err == nil && m.Confirmed
+	view.MFAEnabled = &enabled
+	httpjson.Write(w, http.StatusOK, view)
 }
 
 // updateUser applies the fields present. A new password signs the user

@@ -1,5 +1,6 @@
 // Package console serves the admin console at /admin: server-rendered
-// pages over the admin API for clients, users and signing keys.
+// pages over the admin API for clients, users (with their sessions and
+// consents), signing keys and the audit log.
 //
 // Signing in goes through Tollgate's own hosted login page: the console
 // requires the browser session of a user holding the admin role, and sends
@@ -39,17 +40,21 @@ type Handler struct {
 	API    http.Handler
 	Pages  *templates.Renderer // templates.NewConsole
 	Logger *slog.Logger
+	// MailEnabled shows the "send password reset" action: the server can
+	// send mail.
+	MailEnabled bool
 }
 
 // section is an entry of the console's navigation.
 type section struct{ Key, Title, Path string }
 
-// sections is the navigation, in order. The sessions and audit log pages
-// (built on APIs of their own) join here when they exist.
+// sections is the navigation, in order. A user's sessions and consents
+// are on the user's page.
 var sections = []section{
 	{"clients", "Clients", Prefix + "/clients"},
 	{"users", "Users", Prefix + "/users"},
 	{"keys", "Signing keys", Prefix + "/keys"},
+	{"audit", "Audit log", Prefix + "/audit"},
 }
 
 // Mount registers the console on r. GET pages need an admin's session;
@@ -75,6 +80,11 @@ func (h *Handler) Mount(r *mux.Router) {
 	post("/users/{id}/enable", h.userAction("enable", "enabled"))
 	post("/users/{id}/sign-out", h.userAction("sign-out", "signed_out"))
 	post("/users/{id}/roles", h.setAdminRole)
+	post("/users/{id}/sessions/{sid}/end", h.endSession)
+	post("/users/{id}/consents/{client}/revoke", h.revokeConsent)
+	post("/users/{id}/mfa/reset", h.resetMFA)
+	post("/users/{id}/password-reset", h.sendPasswordReset)
+	get("/audit", h.auditLog)
 	get("/keys", h.listKeys)
 	post("/keys/rotate", h.rotateKeys)
 }
@@ -156,13 +166,19 @@ type message struct {
 // notices are the confirmations shown after an action, by code: the query
 // names one, so no text from the URL is ever shown.
 var notices = map[string]string{
-	"client_deleted": "The client was deleted.",
-	"disabled":       "The account is disabled and signed out everywhere.",
-	"enabled":        "The account is enabled.",
-	"signed_out":     "The user is signed out everywhere: every session ended and every token revoked.",
-	"rotated":        "The signing keys were rotated.",
-	"admin_granted":  "The user is now an admin and can use this console.",
-	"admin_revoked":  "The user is no longer an admin.",
+	"client_deleted":  "The client was deleted.",
+	"disabled":        "The account is disabled and signed out everywhere.",
+	"enabled":         "The account is enabled.",
+	"signed_out":      "The user is signed out everywhere: every session ended and every token revoked.",
+	"rotated":         "The signing keys were rotated.",
+	"admin_granted":   "The user is now an admin and can use this console.",
+	"admin_revoked":   "The user is no longer an admin.",
+	"session_ended":   "The session is ended: that browser must sign in again.",
+	"session_gone":    "That session had already ended.",
+	"consent_revoked": "The consent is revoked, with the client's tokens for this user: the application must ask again.",
+	"consent_gone":    "That consent had already been revoked.",
+	"mfa_reset":       "Two-step verification is reset: the user signs in with the password alone until they set it up again.",
+	"reset_sent":      "A password reset link is on its way to the user.",
 }
 
 // render writes a console page for the signed-in admin.

@@ -78,6 +78,12 @@ type userData struct {
 	User    admin.UserView
 	Self    bool // the signed-in admin's own account
 	IsAdmin bool
+	// HasMFA: the user has a confirmed second factor.
+	HasMFA bool
+	// CanMail: the server can mail a password reset link.
+	CanMail  bool
+	Sessions []sessionRow
+	Consents []consentRow
 }
 
 func (h *Handler) showUser(w http.ResponseWriter, r *http.Request) {
@@ -86,8 +92,15 @@ func (h *Handler) showUser(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	sessions, consents, err := h.userActivity(r, u.ID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	h.render(w, r, http.StatusOK, "user", "users", page{Data: userData{
 		User: u, Self: u.ID == signedIn(r.Context()).ID, IsAdmin: admin.HasRole(u.Roles, admin.RoleAdmin),
+		HasMFA: u.MFAEnabled != nil && *u.MFAEnabled, CanMail: h.MailEnabled,
+		Sessions: sessions, Consents: consents,
 	}})
 }
 

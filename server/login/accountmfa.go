@@ -9,6 +9,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/tollgate/tollgate/mfa"
+	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/server/authflow"
 	"github.com/tollgate/tollgate/storage"
 	"github.com/tollgate/tollgate/templates"
@@ -128,6 +129,7 @@ func (h *Handler) confirmMFA(w http.ResponseWriter, r *http.Request) {
 	if wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		page.Throttled = true
+		h.Audit.Record(ctx, r, audit.Event{Type: audit.MFAFailed, UserID: user.ID, Reason: "throttled"})
 		h.renderAccountMFA(w, r, http.StatusTooManyRequests, user, page)
 		return
 	}
@@ -138,6 +140,7 @@ func (h *Handler) confirmMFA(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		page.Failed = true
+		h.Audit.Record(ctx, r, audit.Event{Type: audit.MFAFailed, UserID: user.ID, Reason: "wrong_code"})
 		h.renderAccountMFA(w, r, http.StatusUnauthorized, user, page)
 		return
 	}
@@ -154,6 +157,7 @@ func (h *Handler) confirmMFA(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Logger.InfoContext(ctx, "second factor enrolled", "user_id", user.ID)
+	h.Audit.Record(ctx, r, audit.Event{Type: audit.MFAEnabled, UserID: user.ID, Details: map[string]string{"method": mfa.AMRTOTP}})
 	cont := h.Issuer + "/account/mfa"
 	if handle != "" {
 		// The request resumes in the new session, as before.
@@ -168,8 +172,9 @@ func (h *Handler) confirmMFA(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkPassword asks for the password again before a change to the second
-// factor, under the password throttle. It answers a refusal itself.
-func (h *Handler) checkPassword(w http.ResponseWriter, r *http.Request, user storage.User) bool {
+// factor, under the password throttle. It answers a refusal itself, and
+// records it as a failed event of type.
+func (h *Handler) checkPassword(w http.ResponseWriter, r *http.Request, user storage.User, event string) bool {
 	ctx := r.Context()
 	page := templates.MFAAccountPage{}
 	wait, err := h.lockedFor(ctx, r, user.Email)
@@ -180,6 +185,7 @@ func (h *Handler) checkPassword(w http.ResponseWriter, r *http.Request, user sto
 	if wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		page.Throttled = true
+		h.Audit.Record(ctx, r, audit.Event{Type: event, UserID: user.ID, Reason: "throttled"})
 		h.renderAccountMFA(w, r, http.StatusTooManyRequests, user, page)
 		return false
 	}
@@ -194,6 +200,7 @@ func (h *Handler) checkPassword(w http.ResponseWriter, r *http.Request, user sto
 			return false
 		}
 		page.PasswordFailed = true
+		h.Audit.Record(ctx, r, audit.Event{Type: event, UserID: user.ID, Reason: "wrong_password"})
 		h.renderAccountMFA(w, r, http.StatusUnauthorized, user, page)
 		return false
 	}
@@ -210,7 +217,7 @@ func (h *Handler) regenerateRecoveryCodes(w http.ResponseWriter, r *http.Request
 		return
 	}
 	_, user, ok := h.accountSession(w, r)
-	if !ok || !h.checkPassword(w, r, user) {
+	if !ok || !h.checkPassword(w, r, user, audit.MFARecoveryCodesRegenerated) {
 		return
 	}
 	enrolled, err := h.MFA.Status(r.Context(), user.ID)
@@ -227,6 +234,7 @@ func (h *Handler) regenerateRecoveryCodes(w http.ResponseWriter, r *http.Request
 		return
 	}
 	h.Logger.InfoContext(r.Context(), "recovery codes regenerated", "user_id", user.ID)
+	h.Audit.Record(r.Context(), r, audit.Event{Type: audit.MFARecoveryCodesRegenerated, UserID: user.ID})
 	h.Pages.Render(w, http.StatusOK, "mfa_recovery_codes", templates.RecoveryCodesPage{Codes: codes, Continue: h.Issuer + "/account/mfa"})
 }
 
@@ -236,7 +244,7 @@ func (h *Handler) disableMFA(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, user, ok := h.accountSession(w, r)
-	if !ok || !h.checkPassword(w, r, user) {
+	if !ok || !h.checkPassword(w, r, user, audit.MFADisabled) {
 		return
 	}
 	if err := h.MFA.Remove(r.Context(), user.ID); err != nil {
@@ -244,5 +252,6 @@ func (h *Handler) disableMFA(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Logger.InfoContext(r.Context(), "second factor removed", "user_id", user.ID)
+	h.Audit.Record(r.Context(), r, audit.Event{Type: audit.MFADisabled, UserID: user.ID})
 	http.Redirect(w, r, h.Issuer+"/account/mfa?disabled=1", http.StatusSeeOther)
 }

@@ -234,6 +234,8 @@ func (h *Handler) checkCode(w http.ResponseWriter, r *http.Request, userID, code
 		// The code is not even checked while the wait lasts.
 		h.Logger.InfoContext(ctx, "second factor throttled", "user_id", userID, "wait", wait.Round(time.Second))
 		h.Metrics.SignIn("mfa", "throttled")
+		h.Audit.Record(ctx, r, audit.Event{Type: audit.SignInFailed, UserID: userID, Reason: "throttled",
+			Details: map[string]string{"method": "mfa"}})
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		refuse(http.StatusTooManyRequests, true)
 		return "", false
@@ -246,6 +248,8 @@ func (h *Handler) checkCode(w http.ResponseWriter, r *http.Request, userID, code
 		}
 		h.Logger.InfoContext(ctx, "second factor failed", "user_id", userID)
 		h.Metrics.SignIn("mfa", metrics.SignInFailure)
+		h.Audit.Record(ctx, r, audit.Event{Type: audit.SignInFailed, UserID: userID, Reason: "wrong_code",
+			Details: map[string]string{"method": "mfa"}})
 		refuse(http.StatusUnauthorized, false)
 		return "", false
 	}
@@ -257,6 +261,9 @@ func (h *Handler) checkCode(w http.ResponseWriter, r *http.Request, userID, code
 		return "", false
 	}
 	h.Metrics.SignIn("mfa", metrics.SignInSuccess)
+	if amr == mfa.AMRRecovery {
+		h.Audit.Record(ctx, r, audit.Event{Type: audit.MFARecoveryCodeUsed, UserID: userID})
+	}
 	return amr, true
 }
 

@@ -29,6 +29,7 @@ import (
 
 	"github.com/tollgate/tollgate/clientreg"
 	"github.com/tollgate/tollgate/passwords"
+	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/server/bearer"
 	"github.com/tollgate/tollgate/server/clientip"
 	"github.com/tollgate/tollgate/server/httpjson"
@@ -59,6 +60,9 @@ type Handler struct {
 	ClientChanged func(id string)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Audit records registrations and refused attempts; nil records
+	// nothing.
+	Audit *audit.Recorder
 }
 
 // Mount registers the endpoints on r.
@@ -114,6 +118,7 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 	if h.InitialAccessToken != "" {
 		token, ok := bearer.Token(r)
 		if !ok || !bearer.Equal(token, h.InitialAccessToken) {
+			h.Audit.Record(r.Context(), r, audit.Event{Type: audit.ClientRegistered, Actor: "anonymous", Reason: "invalid_initial_token"})
 			h.unauthorized(w, r, "registration requires a valid initial access token")
 			return
 		}
@@ -143,6 +148,8 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Logger.InfoContext(r.Context(), "client registered dynamically", "client_id", c.ID, "remote", clientip.Of(r))
 	resp := h.response(c, req.TokenEndpointAuthMethod)
+	h.Audit.Record(r.Context(), r, audit.Event{Type: audit.ClientRegistered, Actor: "anonymous", ClientID: c.ID,
+		Details: map[string]string{"client_name": c.Name, "auth_method": resp.TokenEndpointAuthMethod}})
 	resp.ClientSecret, resp.RegistrationAccessToken = secret, token
 	w.Header().Set("Location", resp.RegistrationClientURI)
 	httpjson.Write(w, http.StatusCreated, resp)
@@ -254,6 +261,7 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
 	}
 	h.ClientChanged(current.ID)
 	h.Logger.InfoContext(r.Context(), "dynamic registration updated", "client_id", current.ID)
+	h.Audit.Record(r.Context(), r, audit.Event{Type: audit.ClientRegistrationUpdated, ClientID: current.ID})
 	httpjson.Write(w, http.StatusOK, h.response(updated, req.TokenEndpointAuthMethod))
 }
 
@@ -270,6 +278,7 @@ func (h *Handler) remove(w http.ResponseWriter, r *http.Request) {
 	}
 	h.ClientChanged(c.ID)
 	h.Logger.InfoContext(r.Context(), "dynamic registration deleted", "client_id", c.ID)
+	h.Audit.Record(r.Context(), r, audit.Event{Type: audit.ClientRegistrationDeleted, ClientID: c.ID})
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -279,12 +288,14 @@ func (h *Handler) remove(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) authorized(w http.ResponseWriter, r *http.Request) (storage.Client, bool) {
 	token, ok := bearer.Token(r)
 	if !ok {
+		h.refused(r, "missing_registration_token")
 		h.unauthorized(w, r, "missing registration access token")
 		return storage.Client{}, false
 	}
 	c, err := h.Store.GetClient(r.Context(), mux.Vars(r)["client_id"])
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
+		h.refused(r, "unknown_client")
 		h.unauthorized(w, r, "unknown client")
 		return storage.Client{}, false
 	case err != nil:
@@ -293,6 +304,7 @@ func (h *Handler) authorized(w http.ResponseWriter, r *http.Request) (storage.Cl
 	}
 	got := hashToken(token)
 	if c.RegistrationTokenHash == "" || subtle.ConstantTimeCompare([]byte(got), []byte(c.RegistrationTokenHash)) != 1 {
+		h.refused(r, "invalid_registration_token")
 		h.unauthorized(w, r, "wrong registration access token")
 		return storage.Client{}, false
 	}
@@ -352,6 +364,20 @@ func writeMetadataError(w http.ResponseWriter, err error) {
 		code = "invalid_redirect_uri"
 	}
 	writeError(w, http.StatusBadRequest, code, err.Error())
+}
+
+// refused records a refused update or deletion of a registration (reads
+// change nothing and are not recorded).
+func (h *Handler) refused(r *http.Request, reason string) {
+	event := map[string]string{http.MethodPut: audit.ClientRegistrationUpdated, http.MethodDelete: audit.ClientRegistrationDeleted}[r.Method]
+	if event == "" {
+		return
+	}
+	id := mux.Vars(r)["client_id"]
+	if len(id) > 128 {
+		id = "" // not an ID this server made
+	}
+	h.Audit.Record(r.Context(), r, audit.Event{Type: event, Actor: "anonymous", ClientID: id, Reason: reason})
 }
 
 func (h *Handler) unauthorized(w http.ResponseWriter, r *http.Request, why string) {

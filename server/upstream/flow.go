@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/mux"
 	"golang.org/x/oauth2"
 
+	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/server/authflow"
 	"github.com/tollgate/tollgate/server/metrics"
 	"github.com/tollgate/tollgate/storage"
@@ -56,6 +57,7 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, p *provider, han
 	op, _, err := p.discover(ctx, h.HTTPClient)
 	if err != nil {
 		h.Logger.WarnContext(ctx, "upstream unavailable", "upstream", p.cfg.ID, "err", err)
+		h.recordFailure(r, p, linkUser, "upstream_unavailable", nil)
 		w.Header().Set("Retry-After", "10")
 		h.errorPage(w, http.StatusBadGateway, "upstream_unavailable",
 			p.cfg.Name+" is not answering right now. Try again in a moment, or sign in another way.")
@@ -133,9 +135,11 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 			"error_description", truncate(q.Get("error_description"), 200))
 		h.Metrics.SignIn(metricMethod, metrics.SignInFailure)
 		if e == "access_denied" {
+			h.recordFailure(r, p, "", "access_denied", nil)
 			h.errorPage(w, http.StatusForbidden, "access_denied", "You cancelled signing in with "+p.cfg.Name+". Nothing was changed.")
 			return
 		}
+		h.recordFailure(r, p, "", "upstream_error", map[string]string{"error": truncate(e, 64)})
 		h.errorPage(w, http.StatusBadGateway, "upstream_error", p.cfg.Name+" could not sign you in. Try again, or sign in another way.")
 		return
 	}
@@ -156,12 +160,15 @@ func (h *Handler) stateFailure(w http.ResponseWriter, r *http.Request, p *provid
 	switch {
 	case errors.Is(err, errUsed):
 		h.Logger.WarnContext(r.Context(), "upstream callback replayed", "upstream", p.cfg.ID)
+		h.recordFailure(r, p, "", "replayed", nil)
 		h.errorPage(w, http.StatusBadRequest, "already_used", "This sign-in was already completed. Return to the application and start again.")
 	case errors.Is(err, errBrowser):
 		h.Logger.WarnContext(r.Context(), "upstream callback from another browser", "upstream", p.cfg.ID)
+		h.recordFailure(r, p, "", "invalid_state", map[string]string{"state": "other_browser"})
 		h.errorPage(w, http.StatusBadRequest, "invalid_state", "This sign-in was started in another browser or has expired. Start again from this browser.")
 	case errors.Is(err, errNoRecord):
 		h.Logger.WarnContext(r.Context(), "upstream callback with an unknown state", "upstream", p.cfg.ID)
+		h.recordFailure(r, p, "", "invalid_state", map[string]string{"state": "unknown"})
 		h.errorPage(w, http.StatusBadRequest, "invalid_state", "This sign-in link is not valid or has expired. Return to the application and start again.")
 	default:
 		h.unavailable(w, r, err)
@@ -175,6 +182,7 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request, p *provider, st
 	invalid := func(msg string, err error) (claims, bool) {
 		h.Logger.WarnContext(ctx, "upstream sign-in rejected: "+msg, "upstream", p.cfg.ID, "err", err)
 		h.Metrics.SignIn(metricMethod, metrics.SignInFailure)
+		h.recordFailure(r, p, "", "invalid_token", map[string]string{"check": msg})
 		h.errorPage(w, http.StatusBadGateway, "invalid_token",
 			"The answer from "+p.cfg.Name+" could not be verified, so you were not signed in. Try again, or sign in another way.")
 		return claims{}, false
@@ -241,6 +249,7 @@ func (h *Handler) signInWith(w http.ResponseWriter, r *http.Request, p *provider
 					return
 				}
 				h.Logger.InfoContext(ctx, "upstream identity linked by trusted email", "upstream", p.cfg.ID, "user_id", local.ID)
+				h.recordLink(r, p, local.ID, "trusted_email")
 				h.complete(w, r, p, local, st.Request, fedAMR(c.AMR))
 				return
 			}
@@ -257,6 +266,7 @@ func (h *Handler) signInWith(w http.ResponseWriter, r *http.Request, p *provider
 		return
 	}
 	h.Logger.InfoContext(ctx, "user created from upstream", "upstream", p.cfg.ID, "user_id", user.ID)
+	h.Audit.Record(ctx, r, audit.Event{Type: audit.SignedUp, UserID: user.ID, Details: map[string]string{"method": method(p)}})
 	h.complete(w, r, p, user, st.Request, fedAMR(c.AMR))
 }
 
@@ -323,6 +333,7 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, p *provider, 
 	if user.Disabled {
 		h.Logger.InfoContext(ctx, "upstream sign-in refused: account disabled", "upstream", p.cfg.ID, "user_id", user.ID)
 		h.Metrics.SignIn(metricMethod, metrics.SignInFailure)
+		h.recordFailure(r, p, user.ID, "disabled", nil)
 		h.errorPage(w, http.StatusForbidden, "account_disabled", "This account is disabled. Contact the administrator.")
 		return
 	}
@@ -333,11 +344,17 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, p *provider, 
 	}
 	h.Logger.InfoContext(ctx, "signed in", "user_id", user.ID, "upstream", p.cfg.ID, "amr", amr)
 	h.Metrics.SignIn(metricMethod, metrics.SignInSuccess)
+	succeeded := func(clientID string) {
+		h.Audit.Record(ctx, r, audit.Event{Type: audit.SignInSucceeded, UserID: user.ID, ClientID: clientID,
+			Details: map[string]string{"method": method(p), "amr": strings.Join(amr, " ")}})
+	}
 	if handle == "" {
+		succeeded("")
 		h.Pages.Render(w, http.StatusOK, "signed_in", templates.SignedInPage{Email: user.Email})
 		return
 	}
 	pending, err := h.Pending.Get(ctx, handle)
+	succeeded(pending.ClientID)
 	if errors.Is(err, authflow.ErrNotFound) {
 		h.errorPage(w, http.StatusBadRequest, "request_expired", "You are signed in, but the application's sign-in request has expired. Return to the application and start again.")
 		return

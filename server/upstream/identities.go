@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 
+	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/storage"
 	"github.com/tollgate/tollgate/templates"
 )
@@ -134,6 +135,7 @@ func (h *Handler) unlinkIdentity(w http.ResponseWriter, r *http.Request) {
 		h.unavailable(w, r, err)
 	default:
 		h.Logger.InfoContext(ctx, "upstream identity unlinked", "user_id", user.ID, "upstream", removed.Upstream)
+		h.Audit.Record(ctx, r, audit.Event{Type: audit.IdentityUnlinked, UserID: user.ID, Details: map[string]string{"upstream": removed.Upstream}})
 		http.Redirect(w, r, h.Issuer+"/account/identities?unlinked="+url.QueryEscape(removed.Upstream), http.StatusSeeOther)
 	}
 }

@@ -97,6 +97,7 @@ func (h *Handler) submitLink(w http.ResponseWriter, r *http.Request) {
 		h.Logger.InfoContext(ctx, "account link throttled", "upstream", p.cfg.ID, "wait", wait.Round(time.Second))
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		data.Throttled = true
+		h.recordLinkRefused(r, p, user.ID, "throttled")
 		h.renderLink(w, r, http.StatusTooManyRequests, data)
 		return
 	}
@@ -113,6 +114,7 @@ func (h *Handler) submitLink(w http.ResponseWriter, r *http.Request) {
 		h.Logger.InfoContext(ctx, "account link refused: wrong password", "upstream", p.cfg.ID, "user_id", user.ID)
 		h.Metrics.SignIn(metricMethod, metrics.SignInFailure)
 		data.Failed = true
+		h.recordLinkRefused(r, p, user.ID, "wrong_password")
 		h.renderLink(w, r, http.StatusUnauthorized, data)
 		return
 	}
@@ -133,6 +135,7 @@ func (h *Handler) submitLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Logger.InfoContext(ctx, "upstream identity linked with the account's password", "upstream", p.cfg.ID, "user_id", user.ID)
+	h.recordLink(r, p, user.ID, "password")
 	// The user proved both: the upstream account and the password.
 	h.complete(w, r, p, user, pl.Request, fedAMR(append(pl.AMR, "pwd")))
 }
@@ -158,6 +161,7 @@ func (h *Handler) finishAccountLink(w http.ResponseWriter, r *http.Request, p *p
 		return
 	case err == nil:
 		h.Logger.WarnContext(ctx, "upstream link refused: identity belongs to another user", "upstream", p.cfg.ID, "user_id", userID)
+		h.recordLinkRefused(r, p, userID, "linked_elsewhere")
 		h.errorPage(w, http.StatusConflict, "already_linked",
 			"That "+p.cfg.Name+" account already signs in to another account here. Unlink it there first.")
 		return
@@ -170,5 +174,6 @@ func (h *Handler) finishAccountLink(w http.ResponseWriter, r *http.Request, p *p
 		return
 	}
 	h.Logger.InfoContext(ctx, "upstream identity linked from the account page", "upstream", p.cfg.ID, "user_id", userID)
+	h.recordLink(r, p, userID, "account_page")
 	http.Redirect(w, r, h.Issuer+"/account/identities?linked="+url.QueryEscape(p.cfg.ID), http.StatusSeeOther)
 }

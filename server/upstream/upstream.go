@@ -19,6 +19,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/tollgate/tollgate/passwords"
+	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/server/authflow"
 	"github.com/tollgate/tollgate/server/metrics"
 	"github.com/tollgate/tollgate/server/session"
@@ -66,6 +67,8 @@ type Handler struct {
 	Secure bool
 	// HTTPClient talks to the upstreams; nil uses a client with a timeout.
 	HTTPClient *http.Client
+	// Audit records sign-ins, sign-ups and links; nil records nothing.
+	Audit *audit.Recorder
 
 	providers []*provider
 	byID      map[string]*provider
