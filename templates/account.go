@@ -18,6 +18,8 @@ type AccountPage struct {
 	Error         string
 	Section       string
 	Field         string
+	// PicturesEnabled offers the picture upload form.
+	PicturesEnabled bool
 }
 
 // AccountSession is one signed-in browser on the account page.

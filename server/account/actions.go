@@ -188,6 +188,9 @@ func (h *Handler) deleteAccount(ctx context.Context, u storage.User, password st
 	if err := h.Store.DeleteUser(ctx, u.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return err
 	}
+	// The picture goes once nothing points at it; a failure leaves an
+	// orphan object, which is logged.
+	h.forgetPicture(ctx, u.Picture)
 	if err := h.Store.ResetAttempts(ctx, throttleKey(u.ID)); err != nil {
 		h.Logger.WarnContext(ctx, "account: forget password failures", "user_id", u.ID, "err", err)
 	}
