@@ -58,6 +58,19 @@ func (h *Handler) setPicture(ctx context.Context, userID string, upload io.Reade
 	return out, nil
 }
 
+// checkStoredPicture refuses a profile change that points the picture at
+// an object of the store other than the user's own: only an upload may,
+// or deleting that object later would delete another user's picture.
+func (h *Handler) checkStoredPicture(current, next string) error {
+	if next == current {
+		return nil
+	}
+	if _, ours := pictures.KeyOf(h.Issuer, next); ours {
+		return &FieldError{"picture", "To use a picture stored here, upload it."}
+	}
+	return nil
+}
+
 // removePicture clears the user's picture, deleting the stored object
 // once the profile no longer points at it.
 func (h *Handler) removePicture(ctx context.Context, userID string) (storage.User, error) {
@@ -114,14 +127,16 @@ var (
 )
 
 // uploadProblem maps an upload error to a status and words for people;
-// ok is false for errors that are not the upload's fault.
+// ok is false for errors that are not the upload's fault (and for nil).
 func uploadProblem(err error) (status int, message string, ok bool) {
 	var tooLarge *http.MaxBytesError
 	switch {
-	case errors.As(err, &tooLarge), errors.Is(err, pictures.ErrTooLarge) && !isBomb(err):
-		return http.StatusRequestEntityTooLarge, fmt.Sprintf("The picture must be at most %d MB.", pictures.MaxUpload>>20), true
-	case errors.Is(err, pictures.ErrTooLarge):
+	case err == nil:
+		return 0, "", false
+	case errors.Is(err, errPixels):
 		return http.StatusBadRequest, "The picture has too many pixels.", true
+	case errors.As(err, &tooLarge), errors.Is(err, pictures.ErrTooLarge):
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("The picture must be at most %d MB.", pictures.MaxUpload>>20), true
 	case errors.Is(err, pictures.ErrUnsupported):
 		return http.StatusBadRequest, "The picture must be a JPEG, PNG or WebP image.", true
 	case errors.Is(err, errMissingPicture):
@@ -134,13 +149,9 @@ func uploadProblem(err error) (status int, message string, ok bool) {
 	return 0, "", false
 }
 
-// isBomb tells a decompression bomb (few bytes, huge canvas) from a file
-// that is simply too many bytes: pictures.Normalize returns ErrTooLarge
-// for both, but only the second comes with a body over the cap, which
-// http.MaxBytesError or the byte count catches first.
-func isBomb(err error) bool { return errors.Is(err, errPixels) }
-
-// errPixels wraps pictures.ErrTooLarge when the bytes were within bounds.
+// errPixels marks pictures.ErrTooLarge for an upload within the byte cap:
+// a canvas too large to decode (a decompression bomb), which is a bad
+// request rather than a body too large.
 var errPixels = errors.New("too many pixels")
 
 // countingReader counts what the normalizer read, to tell a byte cap
@@ -173,7 +184,7 @@ func (h *Handler) storeUpload(w http.ResponseWriter, r *http.Request, userID str
 
 func (h *Handler) apiUploadPicture(w http.ResponseWriter, r *http.Request) {
 	u, err := h.storeUpload(w, r, callerOf(r.Context()).user.ID)
-	if status, message, ok := uploadProblem(err); err != nil && ok {
+	if status, message, ok := uploadProblem(err); ok {
 		writeJSON(w, status, apiError{Error: "invalid_request", Description: message, Field: "picture"})
 		return
 	}
@@ -225,7 +236,7 @@ func (h *Handler) submitPicture(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, err := h.storeUpload(w, r, u.ID)
-	if status, message, ok := uploadProblem(err); err != nil && ok {
+	if status, message, ok := uploadProblem(err); ok {
 		h.renderAccount(w, r, status, sess, u, pictureError(message))
 		return
 	}
