@@ -328,6 +328,13 @@ func TestPictureUploadOnThePage(t *testing.T) {
 			!strings.Contains(got.body, "JPEG, PNG or WebP") || !strings.Contains(got.body, `id="picture-error"`) {
 			t.Fatalf("upload of a text file: %d\n%s", got.status, got.body)
 		}
+		if got := post(map[string]string{"csrf_token": csrf}, make([]byte, 6<<20)); got.status != http.StatusRequestEntityTooLarge ||
+			!strings.Contains(got.body, "at most 5 MB") {
+			t.Fatalf("upload over 5 MB: %d\n%s", got.status, got.body)
+		}
+		if files := storedFiles(t, dir); len(files) != 0 {
+			t.Fatalf("refused uploads left objects: %v", files)
+		}
 		got := post(map[string]string{"csrf_token": csrf}, photoWithGPS(t))
 		if got.status != http.StatusOK || got.url.Path != "/account" || !strings.Contains(got.body, "Your picture is saved") {
 			t.Fatalf("upload: %d at %s\n%s", got.status, got.url, got.body)
