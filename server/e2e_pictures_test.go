@@ -343,7 +343,7 @@ func TestPictureUploadOnThePage(t *testing.T) {
 		if err != nil || !strings.HasPrefix(u.Picture, e.issuer+"/pictures/") {
 			t.Fatalf("stored picture: %q %v", u.Picture, err)
 		}
-		if !strings.Contains(got.body, u.Picture) || !strings.Contains(got.body, "Remove picture") {
+		if !strings.Contains(got.body, `<img src="`+u.Picture+`"`) || !strings.Contains(got.body, "Remove picture") {
 			t.Error("the page does not show the new picture URL and a remove button")
 		}
 		if status, _, _ := fetchPicture(t, u.Picture); status != http.StatusOK {

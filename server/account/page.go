@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate/tollgate/pictures"
 	"github.com/tollgate/tollgate/storage"
 	"github.com/tollgate/tollgate/templates"
 )
@@ -92,6 +93,9 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, status i
 	}
 	data.Themes = Themes
 	data.PicturesEnabled = h.Pictures != nil
+	if _, ok := pictures.KeyOf(h.Issuer, u.Picture); ok {
+		data.UploadedPicture = u.Picture
+	}
 	for _, s := range sessions {
 		data.Sessions = append(data.Sessions, templates.AccountSession{
 			Handle: sessionHandle(s.ID), Browser: describeBrowser(s.UserAgent), UserAgent: s.UserAgent,
