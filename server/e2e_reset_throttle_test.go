@@ -147,3 +147,27 @@ func TestAccountMailAfterTheAnswer(t *testing.T) {
 		})
 	}
 }
+
+// TestShutdownWaitsForMail: mail sent after the answer is not lost when
+// the server closes: Close waits for it.
+func TestShutdownWaitsForMail(t *testing.T) {
+	mail := mailtest.Start(t)
+	smtp, err := mailer.NewSMTP(mailer.SMTPConfig{Host: mail.Host, Port: mail.Port, From: "no-reply@tollgate.test", TLS: "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := &slowSender{next: smtp, delay: time.Second}
+	e := newEnvWith(t, "sqlite", testbackend.SQLite(t), keyring.RS256, func(c *server.Config) { c.Mailer = slow })
+	srv := e.server.Config.Handler.(*server.Server)
+	if p := e.askReset(testEmail); p.status != http.StatusOK {
+		t.Fatalf("reset request: %d", p.status)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Close(ctx); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if slow.sent.Load() != 1 || mail.Count(testEmail) != 1 {
+		t.Fatalf("after Close: %d sent, %d received", slow.sent.Load(), mail.Count(testEmail))
+	}
+}

@@ -55,6 +55,7 @@ type Server struct {
 	metrics  *metrics.Metrics
 	audit    *audit.Recorder
 	pictures *pictures.Store
+	hosted   *login.Handler
 	issuer   string
 	draining atomic.Bool
 }
@@ -146,6 +147,7 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 		Upstreams: federation.Buttons(),
 	}
 	hosted.Mount(r)
+	s.hosted = hosted
 	var resetMail func(context.Context, storage.User) error
 	if cfg.Mailer != nil {
 		resetMail = hosted.MailPasswordReset
@@ -232,10 +234,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // (Config.SeparateMetrics).
 func (s *Server) MetricsHandler() http.Handler { return s.metrics.Handler() }
 
-// Close writes the audit events still buffered and closes the picture
-// store; call it once the HTTP server has shut down.
+// Close waits for the account mail still being sent, writes the audit
+// events still buffered and closes the picture store; call it once the
+// HTTP server has shut down.
 func (s *Server) Close(ctx context.Context) error {
-	return errors.Join(s.audit.Close(ctx), s.pictures.Close())
+	return errors.Join(s.hosted.WaitForMail(ctx), s.audit.Close(ctx), s.pictures.Close())
 }
 
 // Drain makes /readyz answer 503 so load balancers stop sending traffic

@@ -2,6 +2,7 @@ package login
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -54,10 +55,25 @@ const mailTimeout = time.Minute
 // failure is logged: the page has already said to check the inbox.
 func (h *Handler) sendLater(ctx context.Context, message string, data templates.MailData) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mailTimeout)
+	h.mailing.Add(1)
 	go func() {
+		defer h.mailing.Done()
 		defer cancel()
 		if err := h.sendMail(ctx, message, data); err != nil {
 			h.Logger.ErrorContext(ctx, "mail not sent", "message", message, "err", err)
 		}
 	}()
+}
+
+// WaitForMail waits until the mail sent after answers has gone, or ctx
+// ends: at shutdown, so that a "check your email" page keeps its word.
+func (h *Handler) WaitForMail(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { h.mailing.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("mail still being sent at shutdown: %w", ctx.Err())
+	}
 }
