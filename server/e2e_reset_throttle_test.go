@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -66,6 +67,9 @@ func TestPasswordResetThrottled(t *testing.T) {
 		}
 		if mail.Count("nobody@example.com") != 0 {
 			t.Error("an email went to an address without an account")
+		}
+		if n := countAuditReason(t, e, "throttled"); n != 2 {
+			t.Errorf("%d throttled reset requests in the audit log, want 2", n)
 		}
 
 		// Per client address: the 6 requests above counted, so 14 more
@@ -170,4 +174,16 @@ func TestShutdownWaitsForMail(t *testing.T) {
 	if slow.sent.Load() != 1 || mail.Count(testEmail) != 1 {
 		t.Fatalf("after Close: %d sent, %d received", slow.sent.Load(), mail.Count(testEmail))
 	}
+}
+
+// countAuditReason counts the password_reset.requested events with reason.
+func countAuditReason(t *testing.T, e *env, reason string) int {
+	t.Helper()
+	n := 0
+	for _, ev := range e.auditEvents(url.Values{"type": {"password_reset.requested"}}) {
+		if ev.Reason == reason {
+			n++
+		}
+	}
+	return n
 }

@@ -53,6 +53,8 @@ func (h *Handler) submitForgotPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	if wait > 0 {
 		h.Logger.InfoContext(r.Context(), "password reset request throttled", "wait", wait.Round(time.Second))
+		// The user is not looked up: the answer must not depend on it.
+		h.Audit.Record(r.Context(), r, audit.Event{Type: audit.PasswordResetRequested, Reason: "throttled"})
 		h.resetThrottled(w, wait)
 		return
 	}
