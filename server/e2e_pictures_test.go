@@ -236,6 +236,7 @@ func TestPictureUploadThroughAPI(t *testing.T) {
 			{"decompression bomb", "image/png", bomb, http.StatusBadRequest},
 			{"no picture field", noFieldCT, noFieldBody, http.StatusBadRequest},
 			{"JSON", "application/json", []byte(`{"picture":"x"}`), http.StatusBadRequest},
+			{"broken multipart", "multipart/form-data; boundary=xyz", []byte("--xyz\r\nContent-Disposition: form-data; name=\"picture\"\r\n\r\nab"), http.StatusBadRequest},
 			{"over 5 MB raw", "image/jpeg", big, http.StatusRequestEntityTooLarge},
 			{"over 5 MB multipart", bigCT, bigBody, http.StatusRequestEntityTooLarge},
 		} {

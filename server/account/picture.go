@@ -106,7 +106,7 @@ func pictureUpload(w http.ResponseWriter, r *http.Request) (io.Reader, func(), e
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch {
 	case mediaType == "multipart/form-data":
-		if err := r.ParseMultipartForm(pictures.MaxUpload + multipartSlack); err != nil {
+		if err := parseMultipart(r); err != nil {
 			return nil, nil, err
 		}
 		f, _, err := r.FormFile("picture")
@@ -121,7 +121,19 @@ func pictureUpload(w http.ResponseWriter, r *http.Request) (io.Reader, func(), e
 	return nil, nil, errNotAnImage
 }
 
+// parseMultipart reads a multipart body within the cap; an error is the
+// body's fault: a *http.MaxBytesError, or errBadMultipart.
+func parseMultipart(r *http.Request) error {
+	err := r.ParseMultipartForm(pictures.MaxUpload + multipartSlack)
+	var tooLarge *http.MaxBytesError
+	if err != nil && !errors.As(err, &tooLarge) {
+		return fmt.Errorf("%w: %w", errBadMultipart, err)
+	}
+	return err
+}
+
 var (
+	errBadMultipart   = errors.New("malformed multipart body")
 	errMissingPicture = errors.New("no picture field")
 	errNotAnImage     = errors.New("the body is neither multipart/form-data nor an image")
 )
@@ -143,7 +155,7 @@ func uploadProblem(err error) (status int, message string, ok bool) {
 		return http.StatusBadRequest, "Choose a picture to upload (form field picture).", true
 	case errors.Is(err, errNotAnImage):
 		return http.StatusBadRequest, "Send the picture as multipart/form-data (field picture) or as the body with an image/* content type.", true
-	case errors.Is(err, http.ErrNotMultipart), errors.Is(err, http.ErrMissingBoundary), strings.Contains(err.Error(), "multipart"):
+	case errors.Is(err, errBadMultipart):
 		return http.StatusBadRequest, "The multipart body is malformed.", true
 	}
 	return 0, "", false
@@ -222,11 +234,8 @@ func (h *Handler) submitPicture(w http.ResponseWriter, r *http.Request) {
 	}
 	// The CSRF check reads the form: parse it within the cap first.
 	r.Body = http.MaxBytesReader(w, r.Body, pictures.MaxUpload+multipartSlack)
-	if err := r.ParseMultipartForm(pictures.MaxUpload + multipartSlack); err != nil {
+	if err := parseMultipart(r); err != nil {
 		status, message, _ := uploadProblem(err)
-		if status == 0 {
-			status, message = http.StatusBadRequest, "The upload is malformed."
-		}
 		h.pictureRefused(w, r, status, message)
 		return
 	}
