@@ -30,6 +30,10 @@ type Config struct {
 	DataDir string `yaml:"data_dir" env:"TOLLGATE_DATA_DIR"`
 	// DatabaseURL is postgres://… or sqlite:PATH.
 	DatabaseURL string `yaml:"database_url" env:"TOLLGATE_DATABASE_URL"`
+	// PicturesURL is the bucket of uploaded profile pictures
+	// (gocloud.dev/blob): file:///dir, s3://bucket?region=…, mem://.
+	// Default: the directory pictures under data_dir.
+	PicturesURL string `yaml:"pictures_url" env:"TOLLGATE_PICTURES_URL"`
 	// RedisURL is optional; without it revocation lives in the SQL database.
 	RedisURL string `yaml:"redis_url" env:"TOLLGATE_REDIS_URL"`
 	// Secret is the system secret: token HMACs and key encryption derive from it.
@@ -208,6 +212,9 @@ func (c *Config) fillDerived() {
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = "sqlite:" + filepath.Join(c.DataDir, "tollgate.db")
 	}
+	if c.PicturesURL == "" {
+		c.PicturesURL = defaultPicturesURL(c.DataDir)
+	}
 	c.fillUpstreams()
 }
 
@@ -237,6 +244,9 @@ func (c Config) Validate() error {
 	case strings.HasPrefix(c.DatabaseURL, "sqlite:") && len(c.DatabaseURL) > len("sqlite:"):
 	default:
 		bad("database_url", redact(c.DatabaseURL), "want postgres://… or sqlite:PATH")
+	}
+	if u, err := url.Parse(c.PicturesURL); err != nil || (u.Scheme != "file" && u.Scheme != "s3" && u.Scheme != "mem") {
+		bad("pictures_url", redact(c.PicturesURL), "want file:///dir, s3://bucket?region=… or mem://")
 	}
 	if c.OTLPEndpoint != "" {
 		if u, err := url.Parse(c.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

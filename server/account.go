@@ -8,6 +8,7 @@ import (
 
 	"github.com/tollgate/tollgate/docs"
 
+	"github.com/tollgate/tollgate/pictures"
 	"github.com/tollgate/tollgate/server/account"
 	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/server/oauth"
@@ -18,10 +19,11 @@ import (
 
 // mountAccount wires the self-service account page and API; the API
 // verifies access tokens as the protocol handler does.
-func mountAccount(r *mux.Router, cfg Config, store storage.Store, sessions *session.Manager, pages *templates.Renderer, protocol *oauth.Handler, rec *audit.Recorder) {
+func mountAccount(r *mux.Router, cfg Config, store storage.Store, sessions *session.Manager, pages *templates.Renderer, protocol *oauth.Handler, rec *audit.Recorder, pics *pictures.Store) {
 	(&account.Handler{
 		Issuer: cfg.Issuer, Store: store, Sessions: sessions, Passwords: cfg.Passwords, Audit: rec,
 		Policy: cfg.PasswordPolicy, Pages: pages, Logger: cfg.Logger, OpenAPI: docs.AccountOpenAPI,
+		Pictures: pics,
 		Bearer: func(ctx context.Context, token, scope string) (account.Grant, error) {
 			g, err := protocol.CheckBearerGrant(ctx, token, scope)
 			switch {
@@ -35,4 +37,13 @@ func mountAccount(r *mux.Router, cfg Config, store storage.Store, sessions *sess
 			return account.Grant{Subject: g.Subject, GrantID: g.GrantID}, nil
 		},
 	}).Mount(r)
+}
+
+// forgetPicture removes a deleted user's stored picture (for the admin
+// API); an external picture URL is left alone. A failure leaves an orphan
+// object, which is logged.
+func (s *Server) forgetPicture(ctx context.Context, u storage.User) {
+	if err := s.pictures.DeleteURL(context.WithoutCancel(ctx), s.issuer, u.Picture); err != nil {
+		s.logger.WarnContext(ctx, "delete the picture of a deleted user", "user_id", u.ID, "err", err)
+	}
 }

@@ -61,6 +61,10 @@ type Config struct {
 	// ClockSkewLeeway is how far in the future a token's iat or nbf may be
 	// (0: oauth.DefaultClockLeeway; negative: none). exp gets none.
 	ClockSkewLeeway time.Duration
+	// PicturesURL is the gocloud.dev/blob bucket of uploaded profile
+	// pictures (file:///dir?create_dir=1, s3://bucket?region=…, mem://);
+	// empty keeps them in memory.
+	PicturesURL string
 	// Now is the server's clock for token times (nil: time.Now); tests
 	// give replicas skewed clocks with it.
 	Now func() time.Time
@@ -90,6 +94,7 @@ func FromConfig(c config.Config, secret []byte, hasher *passwords.Hasher, logger
 		RegistrationToken:    c.Registration.InitialAccessToken,
 		TrustedProxies:       c.TrustedProxies,
 		ClockSkewLeeway:      cmp.Or(time.Duration(c.ClockSkewLeeway), -1), // 0 in the file means none
+		PicturesURL:          c.PicturesURL,
 	}
 }
 

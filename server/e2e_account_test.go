@@ -478,7 +478,7 @@ func TestAccountAPI(t *testing.T) {
 
 		// Password: checked, judged by the policy, then every other grant ends.
 		change := func(current, next string) (int, map[string]any) {
-			status, body, _ := e.accountCall(at, "POST", "/password", map[string]any{"current_password": current, "new_password": next})
+			status, body, _ := e.accountCall(at, "PUT", "/password", map[string]any{"current_password": current, "new_password": next})
 			return status, body
 		}
 		if status, body := change("not my password", newPassword); status != http.StatusBadRequest || body["field"] != "current_password" {
@@ -490,7 +490,7 @@ func TestAccountAPI(t *testing.T) {
 		if status, body := change(testPassword, testPassword); status != http.StatusBadRequest || body["rule"] != "reused" {
 			t.Fatalf("same password: %d %v", status, body)
 		}
-		if status, body, _ := e.accountCall(at, "POST", "/password", map[string]any{"new_password": newPassword}); status != http.StatusBadRequest || body["field"] != "current_password" {
+		if status, body, _ := e.accountCall(at, "PUT", "/password", map[string]any{"new_password": newPassword}); status != http.StatusBadRequest || body["field"] != "current_password" {
 			t.Fatalf("missing current password: %d %v", status, body)
 		}
 		if status, body := change(testPassword, newPassword); status != http.StatusNoContent {
@@ -523,13 +523,13 @@ func TestAccountAPIWrongPasswordsAreThrottled(t *testing.T) {
 		var status int
 		var hdr http.Header
 		for range 7 {
-			status, _, hdr = e.accountCall(at, "POST", "/password", map[string]any{"current_password": "guess", "new_password": newPassword})
+			status, _, hdr = e.accountCall(at, "PUT", "/password", map[string]any{"current_password": "guess", "new_password": newPassword})
 		}
 		if status != http.StatusTooManyRequests || hdr.Get("Retry-After") == "" {
 			t.Fatalf("after 7 wrong passwords: %d, Retry-After %q", status, hdr.Get("Retry-After"))
 		}
 		// Even the right password waits.
-		if status, _, _ := e.accountCall(at, "POST", "/password", map[string]any{"current_password": testPassword, "new_password": newPassword}); status != http.StatusTooManyRequests {
+		if status, _, _ := e.accountCall(at, "PUT", "/password", map[string]any{"current_password": testPassword, "new_password": newPassword}); status != http.StatusTooManyRequests {
 			t.Fatalf("right password while throttled: %d", status)
 		}
 	})

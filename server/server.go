@@ -4,6 +4,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"github.com/tollgate/tollgate/keyring"
 	"github.com/tollgate/tollgate/mfa"
 	"github.com/tollgate/tollgate/passwords"
+	"github.com/tollgate/tollgate/pictures"
 	"github.com/tollgate/tollgate/server/admin"
 	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/server/authflow"
@@ -52,6 +54,9 @@ type Server struct {
 	logger   *slog.Logger
 	metrics  *metrics.Metrics
 	audit    *audit.Recorder
+	pictures *pictures.Store
+	hosted   *login.Handler
+	issuer   string
 	draining atomic.Bool
 }
 
@@ -106,7 +111,11 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	s := &Server{store: store, logger: cfg.Logger, metrics: metrics.New(store), audit: audit.New(store, cfg.Logger)}
+	pics, err := pictures.Open(context.Background(), cmp.Or(cfg.PicturesURL, "mem://"))
+	if err != nil {
+		return nil, fmt.Errorf("server: pictures_url: %w", err)
+	}
+	s := &Server{store: store, logger: cfg.Logger, metrics: metrics.New(store), audit: audit.New(store, cfg.Logger), pictures: pics, issuer: cfg.Issuer}
 
 	root := mux.NewRouter()
 	r := root
@@ -138,6 +147,7 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 		Upstreams: federation.Buttons(),
 	}
 	hosted.Mount(r)
+	s.hosted = hosted
 	var resetMail func(context.Context, storage.User) error
 	if cfg.Mailer != nil {
 		resetMail = hosted.MailPasswordReset
@@ -160,9 +170,10 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 		OpenAPI:       docs.AdminOpenAPI,
 		Audit:         s.audit,
 		ResetMail:     resetMail,
+		UserDeleted:   s.forgetPicture,
 	}
 	adminAPI.Mount(r)
-	mountAccount(r, cfg, store, sessions, pages, protocol, s.audit)
+	mountAccount(r, cfg, store, sessions, pages, protocol, s.audit, pics)
 	// The admin console calls the admin API in process, through a router
 	// of its own, on behalf of the signed-in admin.
 	consoleAPI := mux.NewRouter()
@@ -224,9 +235,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // (Config.SeparateMetrics).
 func (s *Server) MetricsHandler() http.Handler { return s.metrics.Handler() }
 
-// Close writes the audit events still buffered; call it once the HTTP
-// server has shut down.
-func (s *Server) Close(ctx context.Context) error { return s.audit.Close(ctx) }
+// Close waits for the account mail still being sent, writes the audit
+// events still buffered and closes the picture store; call it once the
+// HTTP server has shut down.
+func (s *Server) Close(ctx context.Context) error {
+	return errors.Join(s.hosted.WaitForMail(ctx), s.audit.Close(ctx), s.pictures.Close())
+}
 
 // Drain makes /readyz answer 503 so load balancers stop sending traffic
 // before the process shuts down.

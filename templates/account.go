@@ -18,6 +18,11 @@ type AccountPage struct {
 	Error         string
 	Section       string
 	Field         string
+	// PicturesEnabled offers the picture upload form.
+	PicturesEnabled bool
+	// UploadedPicture is the URL of the user's uploaded picture, shown as
+	// a preview (an external URL is not fetched by the page).
+	UploadedPicture string
 }
 
 // AccountSession is one signed-in browser on the account page.

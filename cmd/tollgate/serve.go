@@ -117,9 +117,10 @@ func (a *app) serve(ctx context.Context, e *env, tracer trace.TracerProvider) er
 	if err := httpServer.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	// The audit events still buffered, now that no request adds any.
+	// The account mail still being sent and the audit events still
+	// buffered, now that no request adds any.
 	if err := srv.Close(shutdownCtx); err != nil {
-		e.log.Error("audit events lost at shutdown (they are in the log)", "err", err)
+		e.log.Error("shutdown cut work short (lost audit events are in the log)", "err", err)
 	}
 	running := 1
 	// Metrics stay up until the traffic is gone, so the drain is visible.

@@ -167,6 +167,7 @@ func (l localAdmin) DeleteUser(ctx context.Context, ref string) (admin.UserView,
 	if err := l.e.store.DeleteUser(ctx, u.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return admin.UserView{}, fmt.Errorf("delete user: %w", err)
 	}
+	l.e.forgetPicture(ctx, u)
 	l.record(ctx, audit.Event{Type: audit.AdminUserDeleted, UserID: u.ID})
 	return admin.ViewUser(u), nil
 }

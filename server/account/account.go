@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/tollgate/tollgate/passwords"
+	"github.com/tollgate/tollgate/pictures"
 	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/server/session"
 	"github.com/tollgate/tollgate/storage"
@@ -70,6 +71,8 @@ type Handler struct {
 	Bearer BearerChecker
 	// OpenAPI is the API's OpenAPI 3 description, served as is.
 	OpenAPI []byte
+	// Pictures keeps uploaded profile pictures; nil turns uploads off.
+	Pictures *pictures.Store
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Audit records the account's security events; nil records nothing.
@@ -86,13 +89,19 @@ func (h *Handler) Mount(r *mux.Router) {
 	r.HandleFunc("/account/sessions/end", h.submitEndSession).Methods(http.MethodPost)
 	r.HandleFunc("/account/delete", h.showDelete).Methods(http.MethodGet)
 	r.HandleFunc("/account/delete", h.submitDelete).Methods(http.MethodPost)
+	r.HandleFunc("/account/picture", h.submitPicture).Methods(http.MethodPost)
+	r.HandleFunc("/account/picture/delete", h.submitDeletePicture).Methods(http.MethodPost)
+	r.HandleFunc(PicturesPath+"{key}", h.servePicture).Methods(http.MethodGet, http.MethodHead)
 
 	api := r.PathPrefix(APIPrefix).Subrouter()
 	api.Use(h.authenticate)
 	api.HandleFunc("/profile", h.apiGetProfile).Methods(http.MethodGet)
 	api.HandleFunc("/profile", h.apiPatchProfile).Methods(http.MethodPatch)
-	api.HandleFunc("/password", h.apiChangePassword).Methods(http.MethodPost)
+	api.HandleFunc("/password", h.apiChangePassword).Methods(http.MethodPut)
 	api.HandleFunc("/sessions", h.apiListSessions).Methods(http.MethodGet)
+	api.HandleFunc("/sessions", h.apiEndAllSessions).Methods(http.MethodDelete)
+	api.HandleFunc("/picture", h.apiUploadPicture).Methods(http.MethodPost)
+	api.HandleFunc("/picture", h.apiDeletePicture).Methods(http.MethodDelete)
 	api.HandleFunc("/sessions/{id}", h.apiEndSession).Methods(http.MethodDelete)
 	// The description is public: it holds no data.
 	r.HandleFunc(APIPrefix+"/openapi.json", h.openAPI).Methods(http.MethodGet)

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tollgate/tollgate/passwords"
@@ -117,11 +118,22 @@ func (h *Handler) changePassword(ctx context.Context, u storage.User, current, n
 // preferences merge into the latest ones.
 func (h *Handler) updateProfile(ctx context.Context, userID string, change ProfileChange) (storage.User, error) {
 	var out storage.User
+	var old string
 	err := h.Store.UpdateUser(ctx, userID, func(u storage.User) (storage.User, error) {
-		next, err := change.Apply(u)
+		c := change
+		if c.Picture != nil && strings.TrimSpace(*c.Picture) == u.Picture {
+			// The form sends the picture back as it is: an uploaded
+			// one has the issuer's scheme, http in development.
+			c.Picture = nil
+		}
+		next, err := c.Apply(u)
 		if err != nil {
 			return u, err
 		}
+		if err := h.checkStoredPicture(u.Picture, next.Picture); err != nil {
+			return u, err
+		}
+		old = u.Picture
 		if next.Name != u.Name || next.Picture != u.Picture || !bytes.Equal(next.Preferences, u.Preferences) {
 			// updated_at tells applications when the profile last changed.
 			next.UpdatedAt = h.now().Truncate(time.Second)
@@ -131,6 +143,9 @@ func (h *Handler) updateProfile(ctx context.Context, userID string, change Profi
 	})
 	if err != nil {
 		return storage.User{}, err
+	}
+	if old != out.Picture {
+		h.forgetPicture(ctx, old)
 	}
 	h.Logger.InfoContext(ctx, "account: profile updated", "user_id", userID)
 	return out, nil
@@ -188,6 +203,9 @@ func (h *Handler) deleteAccount(ctx context.Context, u storage.User, password st
 	if err := h.Store.DeleteUser(ctx, u.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return err
 	}
+	// The picture goes once nothing points at it; a failure leaves an
+	// orphan object, which is logged.
+	h.forgetPicture(ctx, u.Picture)
 	if err := h.Store.ResetAttempts(ctx, throttleKey(u.ID)); err != nil {
 		h.Logger.WarnContext(ctx, "account: forget password failures", "user_id", u.ID, "err", err)
 	}

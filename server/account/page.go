@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate/tollgate/pictures"
 	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/storage"
 	"github.com/tollgate/tollgate/templates"
@@ -19,6 +20,9 @@ var notices = map[string]string{
 	"profile":  "Your profile is saved.",
 	"password": "Your password is changed. You are signed out everywhere else.",
 	"session":  "That session is signed out.",
+	"picture":  "Your picture is saved.",
+
+	"picture_removed": "Your picture is removed.",
 }
 
 // signedIn returns the browser's session and its user, or redirects to
@@ -89,6 +93,10 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, status i
 		data.Locale, data.Theme = preferenceString(u.Preferences, "locale"), preferenceString(u.Preferences, "theme")
 	}
 	data.Themes = Themes
+	data.PicturesEnabled = h.Pictures != nil
+	if _, ok := pictures.KeyOf(h.Issuer, u.Picture); ok {
+		data.UploadedPicture = u.Picture
+	}
 	for _, s := range sessions {
 		data.Sessions = append(data.Sessions, templates.AccountSession{
 			Handle: sessionHandle(s.ID), Browser: describeBrowser(s.UserAgent), UserAgent: s.UserAgent,

@@ -88,6 +88,9 @@ type Handler struct {
 	// ResetMail mails a user a password reset link (the hosted pages'
 	// own); nil when no mail is set up.
 	ResetMail func(ctx context.Context, u storage.User) error
+	// UserDeleted, when set, is told of every user deleted, to remove
+	// what lives outside the database (the stored picture).
+	UserDeleted func(ctx context.Context, u storage.User)
 }
 
 // Mount registers the API on r.

@@ -344,6 +344,9 @@ func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) {
 		h.unavailable(w, r, err)
 		return
 	}
+	if h.UserDeleted != nil {
+		h.UserDeleted(r.Context(), u)
+	}
 	h.Audit.Record(r.Context(), r, audit.Event{Type: audit.AdminUserDeleted, UserID: u.ID})
 	w.WriteHeader(http.StatusNoContent)
 }

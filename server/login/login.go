@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -50,6 +51,8 @@ type Handler struct {
 	// Upstreams are the "Continue with …" buttons (server/upstream).
 	Upstreams []templates.UpstreamButton
 	Audit     *audit.Recorder
+
+	mailing sync.WaitGroup // mail sent after the answer (resetthrottle.go)
 }
 
 // Mount registers the pages on r.

@@ -46,11 +46,25 @@ func (h *Handler) submitForgotPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	address := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
+	wait, err := h.resetWait(r.Context(), r, address)
+	if err != nil {
+		h.unavailable(w, r, err)
+		return
+	}
+	if wait > 0 {
+		h.Logger.InfoContext(r.Context(), "password reset request throttled", "wait", wait.Round(time.Second))
+		// The user is not looked up: the answer must not depend on it.
+		h.Audit.Record(r.Context(), r, audit.Event{Type: audit.PasswordResetRequested, Reason: "throttled"})
+		h.resetThrottled(w, wait)
+		return
+	}
 	user, err := h.Store.GetUserByEmail(r.Context(), address)
 	event := audit.Event{Type: audit.PasswordResetRequested, UserID: user.ID}
 	switch {
 	case err == nil && !user.Disabled:
-		if err := h.mailReset(r.Context(), user, r.PostFormValue("request")); err != nil {
+		// The link is stored before the answer (a failure is a 503);
+		// the mail goes after it, so both cases answer alike.
+		if err := h.mailReset(r.Context(), user, r.PostFormValue("request"), true); err != nil {
 			h.unavailable(w, r, err)
 			return
 		}
@@ -76,11 +90,11 @@ func (h *Handler) MailPasswordReset(ctx context.Context, user storage.User) erro
 	if h.Accounts.Mailer == nil {
 		return ErrMailDisabled
 	}
-	return h.mailReset(ctx, user, "")
+	return h.mailReset(ctx, user, "", false)
 }
 
-func (h *Handler) mailReset(ctx context.Context, user storage.User, request string) error {
-	return h.mailLink(ctx, user, request, KindPasswordReset, resetLifetime, "reset_password", "/reset-password")
+func (h *Handler) mailReset(ctx context.Context, user storage.User, request string, later bool) error {
+	return h.mailLink(ctx, user, request, KindPasswordReset, resetLifetime, "reset_password", "/reset-password", later)
 }
 
 // resetToken loads a live reset link, or renders why it cannot be used.

@@ -116,11 +116,12 @@ func (h *Handler) submitSignup(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, storage.ErrAlreadyExists):
 		h.Logger.InfoContext(r.Context(), "sign-up with an existing email")
-		err = h.mailAccountExists(r.Context(), address, form.Request)
+		h.mailAccountExists(r.Context(), address, form.Request)
+		err = nil
 	case err == nil:
 		h.Logger.InfoContext(r.Context(), "signed up", "user_id", user.ID)
 		h.Audit.Record(r.Context(), r, audit.Event{Type: audit.SignedUp, UserID: user.ID})
-		err = h.mailVerification(r.Context(), user, form.Request)
+		err = h.mailVerification(r.Context(), user, form.Request, true)
 	}
 	if err != nil {
 		h.unavailable(w, r, err)
@@ -129,14 +130,16 @@ func (h *Handler) submitSignup(w http.ResponseWriter, r *http.Request) {
 	h.Pages.Render(w, http.StatusOK, "check_email", templates.CheckEmailPage{Email: address})
 }
 
-// mailVerification mails a single-use verification link.
-func (h *Handler) mailVerification(ctx context.Context, user storage.User, request string) error {
-	return h.mailLink(ctx, user, request, KindEmailVerification, verificationLifetime, "verify_email", "/verify-email")
+// mailVerification mails a single-use verification link; later sends it
+// after the answer (see sendLater).
+func (h *Handler) mailVerification(ctx context.Context, user storage.User, request string, later bool) error {
+	return h.mailLink(ctx, user, request, KindEmailVerification, verificationLifetime, "verify_email", "/verify-email", later)
 }
 
 // mailLink stores a single-use link of kind, by its hash only, and mails it
-// to the user with the named template.
-func (h *Handler) mailLink(ctx context.Context, user storage.User, request string, kind storage.TokenKind, lifetime time.Duration, message, path string) error {
+// to the user with the named template: at once, or with later after the
+// answer, in which case only storing the link can fail.
+func (h *Handler) mailLink(ctx context.Context, user storage.User, request string, kind storage.TokenKind, lifetime time.Duration, message, path string, later bool) error {
 	raw := make([]byte, 32)
 	_, _ = rand.Read(raw)
 	token := base64.RawURLEncoding.EncodeToString(raw)
@@ -148,17 +151,24 @@ func (h *Handler) mailLink(ctx context.Context, user storage.User, request strin
 	if err != nil {
 		return err
 	}
-	return h.sendMail(ctx, message, templates.MailData{
+	data := templates.MailData{
 		Name: user.Name, Email: user.Email, Link: h.Issuer + path + "?token=" + url.QueryEscape(token),
-	})
+	}
+	if later {
+		h.sendLater(ctx, message, data)
+		return nil
+	}
+	return h.sendMail(ctx, message, data)
 }
 
-func (h *Handler) mailAccountExists(ctx context.Context, address, request string) error {
+// mailAccountExists tells an address's owner that someone tried to sign
+// up with it, after the answer (see sendLater).
+func (h *Handler) mailAccountExists(ctx context.Context, address, request string) {
 	link := h.Issuer + "/login"
 	if request != "" {
 		link += "?request=" + url.QueryEscape(request)
 	}
-	return h.sendMail(ctx, "account_exists", templates.MailData{Email: address, Link: link})
+	h.sendLater(ctx, "account_exists", templates.MailData{Email: address, Link: link})
 }
 
 func (h *Handler) sendMail(ctx context.Context, name string, data templates.MailData) error {
