@@ -117,7 +117,7 @@ func TestAuditAccountEvents(t *testing.T) {
 		if status, _, _ := e.accountCall(tok.AccessToken, "PATCH", "/profile", map[string]any{"preferences": map[string]any{"theme": "dark"}}); status != http.StatusOK {
 			t.Fatalf("API profile: %d", status)
 		}
-		if status, _, _ := e.accountCall(tok.AccessToken, "POST", "/password", map[string]any{"current_password": "wrong guess here", "new_password": "yet another long passphrase"}); status != http.StatusBadRequest {
+		if status, _, _ := e.accountCall(tok.AccessToken, "PUT", "/password", map[string]any{"current_password": "wrong guess here", "new_password": "yet another long passphrase"}); status != http.StatusBadRequest {
 			t.Fatalf("API wrong password: %d", status)
 		}
 
