@@ -53,6 +53,20 @@ func TestEnvironmentWinsOverFile(t *testing.T) {
 	}
 }
 
+// Every kind of setting can come from the environment, numbers included.
+func TestEnvironmentNumbers(t *testing.T) {
+	cfg, err := config.Load("", []string{"TOLLGATE_SMTP_PORT=2525"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.SMTPPort != 2525 {
+		t.Fatalf("smtp_port = %d, want 2525 from TOLLGATE_SMTP_PORT", cfg.SMTPPort)
+	}
+	if _, err := config.Load("", []string{"TOLLGATE_SMTP_PORT=twenty"}); err == nil || !strings.Contains(err.Error(), "TOLLGATE_SMTP_PORT") {
+		t.Fatalf("a port that is not a number: %v", err)
+	}
+}
+
 // Every bad key is named in one error; passwords in URLs are never echoed.
 func TestErrorsNameEveryKey(t *testing.T) {
 	path := writeFile(t, "issuer: ftp://x\ncode_lifetime: 0s\n")

@@ -59,6 +59,12 @@ func setField(f reflect.Value, raw string) error {
 			return fmt.Errorf("want true or false")
 		}
 		f.SetBool(b)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, err := strconv.ParseInt(raw, 10, f.Type().Bits())
+		if err != nil {
+			return fmt.Errorf("want a whole number")
+		}
+		f.SetInt(n)
 	case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		n, err := strconv.ParseUint(raw, 10, f.Type().Bits())
 		if err != nil {
