@@ -13,6 +13,7 @@ import (
 	"github.com/tollgate/tollgate/passwords"
 	"github.com/tollgate/tollgate/server/login"
 	"github.com/tollgate/tollgate/storage"
+	"github.com/tollgate/tollgate/throttle"
 )
 
 // What the page and the API do, once the request is parsed: each returns
@@ -39,12 +40,8 @@ func (e *throttledError) Error() string {
 
 // Guessing the current password through the account page or API (with a
 // stolen session or token) is slowed as sign-in is: a few free failures,
-// then a doubling wait.
-const (
-	freeFailures   = 5
-	maxBackoff     = 15 * time.Minute
-	forgetFailures = time.Hour
-)
+// then a doubling wait (package throttle).
+const freeFailures = 5
 
 func throttleKey(userID string) string { return "account:password:" + userID }
 
@@ -54,32 +51,21 @@ func (h *Handler) checkPassword(ctx context.Context, u storage.User, password st
 		return errNoPassword
 	}
 	key := throttleKey(u.ID)
-	a, err := h.Store.Attempts(ctx, key)
+	wait, err := throttle.Wait(ctx, h.Store, throttle.Counter{Key: key, Free: freeFailures})
 	if err != nil {
 		return err
 	}
-	if wait := time.Until(a.LastFailure.Add(backoff(a.Failures))); wait > 0 {
+	if wait > 0 {
 		return &throttledError{Wait: wait}
 	}
 	ok, _, err := h.Passwords.Verify(password, u.PasswordHash)
 	if err != nil || !ok {
-		if _, err := h.Store.RecordFailure(ctx, key, forgetFailures); err != nil {
+		if err := throttle.Fail(ctx, h.Store, key); err != nil {
 			return err
 		}
 		return errWrongPassword
 	}
 	return h.Store.ResetAttempts(ctx, key)
-}
-
-func backoff(n int) time.Duration {
-	if n < freeFailures {
-		return 0
-	}
-	shift := n - freeFailures
-	if shift >= 20 {
-		return maxBackoff
-	}
-	return min(time.Second<<shift, maxBackoff)
 }
 
 // changePassword sets a new password after checking the current one, and

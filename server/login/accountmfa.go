@@ -145,7 +145,7 @@ func (h *Handler) confirmMFA(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err == nil {
-		err = h.Store.ResetAttempts(ctx, counters[0].key)
+		err = h.Store.ResetAttempts(ctx, counters[0].Key)
 	}
 	if err != nil {
 		h.unavailable(w, r, err)

@@ -19,6 +19,7 @@ import (
 	"github.com/tollgate/tollgate/server/session"
 	"github.com/tollgate/tollgate/storage"
 	"github.com/tollgate/tollgate/templates"
+	"github.com/tollgate/tollgate/throttle"
 )
 
 // A second-factor challenge: the password (or an earlier session) proved
@@ -40,17 +41,17 @@ type mfaChallenge struct {
 
 // Codes are throttled per account and per address like passwords, on
 // counters of their own.
-func mfaCounters(r *http.Request, userID string) []throttled {
-	return []throttled{
-		{"mfa:account:" + userID, freeAccountFailures},
-		{"mfa:address:" + clientip.Of(r), freeAddressFailures},
+func mfaCounters(r *http.Request, userID string) []throttle.Counter {
+	return []throttle.Counter{
+		{Key: "mfa:account:" + userID, Free: freeAccountFailures},
+		{Key: "mfa:address:" + clientip.Of(r), Free: freeAddressFailures},
 	}
 }
 
-func keysOf(counters []throttled) []string {
+func keysOf(counters []throttle.Counter) []string {
 	keys := make([]string, len(counters))
 	for i, c := range counters {
-		keys[i] = c.key
+		keys[i] = c.Key
 	}
 	return keys
 }
@@ -254,7 +255,7 @@ func (h *Handler) checkCode(w http.ResponseWriter, r *http.Request, userID, code
 		return "", false
 	}
 	if err == nil {
-		err = h.Store.ResetAttempts(ctx, counters[0].key)
+		err = h.Store.ResetAttempts(ctx, counters[0].Key)
 	}
 	if err != nil {
 		h.unavailable(w, r, err)

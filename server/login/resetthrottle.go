@@ -9,6 +9,7 @@ import (
 
 	"github.com/tollgate/tollgate/server/clientip"
 	"github.com/tollgate/tollgate/templates"
+	"github.com/tollgate/tollgate/throttle"
 )
 
 // Reset requests are throttled per address typed (so nobody floods a
@@ -28,8 +29,8 @@ func resetAddressKey(r *http.Request) string { return "reset:address:" + clienti
 // when it need not, the request is counted.
 func (h *Handler) resetWait(ctx context.Context, r *http.Request, email string) (time.Duration, error) {
 	wait, err := h.waitFor(ctx,
-		throttled{resetEmailKey(email), freeResetsPerEmail},
-		throttled{resetAddressKey(r), freeResetsPerAddress})
+		throttle.Counter{Key: resetEmailKey(email), Free: freeResetsPerEmail},
+		throttle.Counter{Key: resetAddressKey(r), Free: freeResetsPerAddress})
 	if err != nil || wait > 0 {
 		return wait, err
 	}

@@ -7,38 +7,18 @@ import (
 
 	"github.com/tollgate/tollgate/server/clientip"
 	"github.com/tollgate/tollgate/storage"
+	"github.com/tollgate/tollgate/throttle"
 )
 
-// Password guessing is slowed per account and per client address: the
-// first failures are free, then each one doubles the wait before the next
-// attempt is even checked, up to a lockout of maxBackoff.
+// Password guessing is slowed per account and per client address (see
+// package throttle for the back-off).
 const (
 	freeAccountFailures = 5
 	freeAddressFailures = 50 // many people can share one address
-	maxBackoff          = 15 * time.Minute
-	forgetFailures      = time.Hour
 )
-
-// backoff is how long after the last of n failures the next attempt must wait.
-func backoff(n, free int) time.Duration {
-	if n < free {
-		return 0
-	}
-	shift := n - free
-	if shift >= 20 {
-		return maxBackoff
-	}
-	return min(time.Second<<shift, maxBackoff)
-}
 
 func accountKey(email string) string    { return "password:account:" + email }
 func addressKey(r *http.Request) string { return "password:address:" + clientip.Of(r) }
-
-// throttled is one counter and how many failures it allows for free.
-type throttled struct {
-	key  string
-	free int
-}
 
 // lockedFor reports how long the account or the address must still wait.
 // The email need not belong to an account, so the answer reveals nothing.
@@ -52,7 +32,7 @@ func (h *Handler) recordFailure(ctx context.Context, r *http.Request, email stri
 	return RecordPasswordFailure(ctx, h.Store, r, email)
 }
 
-func (h *Handler) waitFor(ctx context.Context, counters ...throttled) (time.Duration, error) {
+func (h *Handler) waitFor(ctx context.Context, counters ...throttle.Counter) (time.Duration, error) {
 	return waitFor(ctx, h.Store, counters...)
 }
 
@@ -64,7 +44,7 @@ func (h *Handler) countFailure(ctx context.Context, keys ...string) error {
 // still wait. Every page that checks a password (the login page, linking
 // an upstream identity to an account) shares these counters.
 func PasswordWait(ctx context.Context, store storage.Throttle, r *http.Request, email string) (time.Duration, error) {
-	return waitFor(ctx, store, throttled{accountKey(email), freeAccountFailures}, throttled{addressKey(r), freeAddressFailures})
+	return waitFor(ctx, store, throttle.Counter{Key: accountKey(email), Free: freeAccountFailures}, throttle.Counter{Key: addressKey(r), Free: freeAddressFailures})
 }
 
 // RecordPasswordFailure counts a wrong password against the account and
@@ -80,26 +60,11 @@ func ResetPasswordFailures(ctx context.Context, store storage.Throttle, email st
 }
 
 // waitFor reports the longest wait that any of the counters imposes.
-func waitFor(ctx context.Context, store storage.Throttle, counters ...throttled) (time.Duration, error) {
-	var wait time.Duration
-	for _, k := range counters {
-		a, err := store.Attempts(ctx, k.key)
-		if err != nil {
-			return 0, err
-		}
-		if until := time.Until(a.LastFailure.Add(backoff(a.Failures, k.free))); until > wait {
-			wait = until
-		}
-	}
-	return wait, nil
+func waitFor(ctx context.Context, store storage.Throttle, counters ...throttle.Counter) (time.Duration, error) {
+	return throttle.Wait(ctx, store, counters...)
 }
 
 // countFailure adds one failure to each counter.
 func countFailure(ctx context.Context, store storage.Throttle, keys ...string) error {
-	for _, key := range keys {
-		if _, err := store.RecordFailure(ctx, key, forgetFailures); err != nil {
-			return err
-		}
-	}
-	return nil
+	return throttle.Fail(ctx, store, keys...)
 }
