@@ -19,11 +19,11 @@ import (
 
 // mountAccount wires the self-service account page and API; the API
 // verifies access tokens as the protocol handler does.
-func mountAccount(r *mux.Router, cfg Config, store storage.Store, sessions *session.Manager, pages *templates.Renderer, protocol *oauth.Handler, rec *audit.Recorder, pics *pictures.Store) {
+func mountAccount(r *mux.Router, cfg Config, store storage.Store, sessions *session.Manager, pages *templates.Renderer, protocol *oauth.Handler, rec *audit.Recorder, pics *pictures.Store, upstreams []templates.UpstreamButton) {
 	(&account.Handler{
 		Issuer: cfg.Issuer, Store: store, Sessions: sessions, Passwords: cfg.Passwords, Audit: rec,
 		Policy: cfg.PasswordPolicy, Pages: pages, Logger: cfg.Logger, OpenAPI: docs.AccountOpenAPI,
-		Pictures: pics,
+		Pictures: pics, Upstreams: upstreams, Now: cfg.Now,
 		Bearer: func(ctx context.Context, token, scope string) (account.Grant, error) {
 			g, err := protocol.CheckBearerGrant(ctx, token, scope)
 			switch {

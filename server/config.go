@@ -65,8 +65,9 @@ type Config struct {
 	// pictures (file:///dir?create_dir=1, s3://bucket?region=…, mem://);
 	// empty keeps them in memory.
 	PicturesURL string
-	// Now is the server's clock for token times (nil: time.Now); tests
-	// give replicas skewed clocks with it.
+	// Now is the server's clock for token times, browser sessions and the
+	// account page (nil: time.Now); tests give replicas skewed clocks, or
+	// move a server's clock forward, with it.
 	Now func() time.Time
 }
 

@@ -62,7 +62,7 @@ func fedBackends(t *testing.T, fn func(t *testing.T, f *fed)) {
 	}
 }
 
-func newFed(t *testing.T, backend string, store storage.Store) *fed {
+func newFed(t *testing.T, backend string, store storage.Store, opts ...func(*server.Config)) *fed {
 	t.Helper()
 	ctx := context.Background()
 	up := newEnvWith(t, "sqlite", testbackend.SQLite(t), keyring.RS256)
@@ -75,6 +75,9 @@ func newFed(t *testing.T, backend string, store storage.Store) *fed {
 				Scopes: []string{"openid", "email", "profile"}, TrustedEmail: true},
 			{ID: "fake", Name: "Fake IdP", Issuer: fake.server.URL, ClientID: fakeClientID, ClientSecret: fakeClientSecret,
 				Scopes: []string{"openid", "email"}},
+		}
+		for _, o := range opts {
+			o(c)
 		}
 	})
 	hasher, err := passwords.New(fastArgon)

@@ -86,7 +86,7 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 	}
 	// Sign-up needs a way to confirm the address.
 	signup := cfg.SignupEnabled && cfg.Mailer != nil
-	sessions, err := session.New(store, cfg.Secret, issuer.Scheme == "https", cfg.SessionLifetime)
+	sessions, err := session.New(store, cfg.Secret, issuer.Scheme == "https", cfg.SessionLifetime, cfg.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +173,7 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 		UserDeleted:   s.forgetPicture,
 	}
 	adminAPI.Mount(r)
-	mountAccount(r, cfg, store, sessions, pages, protocol, s.audit, pics)
+	mountAccount(r, cfg, store, sessions, pages, protocol, s.audit, pics, federation.Buttons())
 	// The admin console calls the admin API in process, through a router
 	// of its own, on behalf of the signed-in admin.
 	consoleAPI := mux.NewRouter()

@@ -41,7 +41,12 @@ type AccountDeletePage struct {
 	Page
 	Email       string
 	HasPassword bool
-	Error       string
+	// Recent: the account has no password, and signed in recently enough
+	// for that to confirm the deletion.
+	Recent bool
+	// Upstreams are the providers to sign in again with, when not Recent.
+	Upstreams []UpstreamButton
+	Error     string
 }
 
 // AccountDeletedPage confirms the account is gone.

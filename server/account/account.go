@@ -56,6 +56,7 @@ type Store interface {
 	storage.TokenStore
 	storage.RevocationList
 	storage.Throttle
+	ListUserIdentities(ctx context.Context, userID string) ([]storage.Identity, error)
 }
 
 // Handler serves the account page and API. Its fields are its dependencies.
@@ -77,6 +78,9 @@ type Handler struct {
 	Now func() time.Time
 	// Audit records the account's security events; nil records nothing.
 	Audit *audit.Recorder
+	// Upstreams name the OpenID Providers users may sign in with, for an
+	// account without a password to confirm it is its owner there.
+	Upstreams []templates.UpstreamButton
 }
 
 // Mount registers the page and the API on r. /account/identities and

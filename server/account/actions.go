@@ -29,7 +29,15 @@ var (
 	errSamePassword = errors.New("the new password is the current one")
 	// errNoSession: no session of the user has this handle.
 	errNoSession = errors.New("no such session")
+	// errNotRecent: an account without a password confirms a deletion by
+	// having signed in within reauthWindow, and it has not.
+	errNotRecent = errors.New("the sign-in is not recent enough")
 )
+
+// reauthWindow is how recent a sign-in must be to stand in for the
+// password of an account that has none (it signs in with another
+// provider): a stolen, long-lived session cannot delete it.
+const reauthWindow = 10 * time.Minute
 
 // throttledError: too many wrong passwords; try again after Wait.
 type throttledError struct{ Wait time.Duration }
@@ -174,9 +182,17 @@ func (h *Handler) endSession(ctx context.Context, userID, handle string) (storag
 // deleteAccount checks the password and removes the user with everything
 // they had: sessions, tokens (live access tokens are revoked), emailed
 // links, consents (with the user, by the database's cascade).
-func (h *Handler) deleteAccount(ctx context.Context, u storage.User, password string) error {
-	if err := h.checkPassword(ctx, u, password); err != nil {
-		return err
+// deleteAccount deletes the user after checking the password, or, for an
+// account without one, that sess signed in within reauthWindow (the API
+// passes no session, so such accounts cannot be deleted through it).
+func (h *Handler) deleteAccount(ctx context.Context, u storage.User, password string, sess *storage.Session) error {
+	switch {
+	case u.PasswordHash != "" || sess == nil:
+		if err := h.checkPassword(ctx, u, password); err != nil {
+			return err
+		}
+	case h.now().Sub(sess.AuthTime) > reauthWindow:
+		return errNotRecent
 	}
 	if err := storage.SignOutEverywhere(ctx, h.Store, u.ID); err != nil {
 		return err

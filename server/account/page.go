@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -211,30 +212,47 @@ func (h *Handler) submitEndSession(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) showDelete(w http.ResponseWriter, r *http.Request) {
-	_, u, ok := h.signedIn(w, r)
+	sess, u, ok := h.signedIn(w, r)
 	if !ok {
 		return
 	}
-	h.renderDelete(w, r, http.StatusOK, u, "")
+	h.renderDelete(w, r, http.StatusOK, sess, u, "")
 }
 
-func (h *Handler) renderDelete(w http.ResponseWriter, r *http.Request, status int, u storage.User, message string) {
+// renderDelete asks for the password, or, for an account without one, for
+// a recent sign-in: when the session's is too old, the page offers to sign
+// in again with the providers linked to the account, and to come back.
+func (h *Handler) renderDelete(w http.ResponseWriter, r *http.Request, status int, sess storage.Session, u storage.User, message string) {
 	csrf, err := h.Sessions.CSRFToken(w, r)
 	if err != nil {
 		h.unavailablePage(w, r, err)
 		return
 	}
-	h.Pages.Render(w, status, "account_delete", templates.AccountDeletePage{
+	page := templates.AccountDeletePage{
 		Page: templates.Page{CSRFToken: csrf}, Email: u.Email, HasPassword: u.PasswordHash != "", Error: message,
-	})
+		Recent: h.now().Sub(sess.AuthTime) <= reauthWindow,
+	}
+	if !page.HasPassword && !page.Recent {
+		linked, err := h.Store.ListUserIdentities(r.Context(), u.ID)
+		if err != nil {
+			h.unavailablePage(w, r, err)
+			return
+		}
+		for _, b := range h.Upstreams {
+			if slices.ContainsFunc(linked, func(i storage.Identity) bool { return i.Upstream == b.ID }) {
+				page.Upstreams = append(page.Upstreams, b)
+			}
+		}
+	}
+	h.Pages.Render(w, status, "account_delete", page)
 }
 
 func (h *Handler) submitDelete(w http.ResponseWriter, r *http.Request) {
-	_, u, ok := h.form(w, r)
+	sess, u, ok := h.form(w, r)
 	if !ok {
 		return
 	}
-	err := h.deleteAccount(r.Context(), u, r.PostFormValue("password"))
+	err := h.deleteAccount(r.Context(), u, r.PostFormValue("password"), &sess)
 	h.record(r, audit.AccountDeleted, u.ID, err, map[string]string{"via": "page"})
 	var throttled *throttledError
 	switch {
@@ -242,12 +260,12 @@ func (h *Handler) submitDelete(w http.ResponseWriter, r *http.Request) {
 		_ = h.Sessions.End(w, r)
 		h.Pages.Render(w, http.StatusOK, "account_deleted", templates.AccountDeletedPage{})
 	case errors.Is(err, errWrongPassword):
-		h.renderDelete(w, r, http.StatusBadRequest, u, "The password is not right. Your account is not deleted.")
+		h.renderDelete(w, r, http.StatusBadRequest, sess, u, "The password is not right. Your account is not deleted.")
 	case errors.As(err, &throttled):
 		w.Header().Set("Retry-After", retryAfter(throttled.Wait))
-		h.renderDelete(w, r, http.StatusTooManyRequests, u, "Too many wrong passwords. Wait a few minutes, then try again.")
-	case errors.Is(err, errNoPassword):
-		h.renderDelete(w, r, http.StatusBadRequest, u, "Your account has no password to confirm with. Ask the application's administrator to delete it.")
+		h.renderDelete(w, r, http.StatusTooManyRequests, sess, u, "Too many wrong passwords. Wait a few minutes, then try again.")
+	case errors.Is(err, errNotRecent):
+		h.renderDelete(w, r, http.StatusForbidden, sess, u, "To delete your account, first sign in again to confirm it is you.")
 	default:
 		h.unavailablePage(w, r, err)
 	}

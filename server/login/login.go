@@ -234,7 +234,7 @@ func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int
 		return
 	}
 	data.CSRFToken = token
-	data.Next = localPath(r.FormValue("next"))
+	data.Next = LocalPath(r.FormValue("next"))
 	data.SignupEnabled = h.Accounts.Enabled
 	data.ResetEnabled = h.Accounts.Mailer != nil
 	data.Upstreams = h.Upstreams

@@ -35,7 +35,7 @@ type mfaChallenge struct {
 	// AMR is how the user authenticated so far (["pwd"]).
 	AMR []string `json:"amr"`
 	// Next is the page of Tollgate's own to return to when no application
-	// is waiting (see localPath).
+	// is waiting (see LocalPath).
 	Next string `json:"next,omitempty"`
 }
 
@@ -290,7 +290,7 @@ func (h *Handler) finishSignIn(w http.ResponseWriter, r *http.Request, user stor
 	h.Audit.Record(ctx, r, audit.Event{Type: audit.SignInSucceeded, UserID: user.ID, ClientID: p.ClientID,
 		Details: map[string]string{"method": "password", "amr": strings.Join(amr, " ")}})
 	if handle == "" {
-		if next := localPath(next); next != "" {
+		if next := LocalPath(next); next != "" {
 			http.Redirect(w, r, h.Issuer+next, http.StatusSeeOther)
 			return
 		}

@@ -10,12 +10,12 @@ import (
 // console. No other page is a place to return to.
 var returnPages = []string{"/account", "/admin"}
 
-// localPath returns p when it names one of returnPages, or a page below
+// LocalPath returns p when it names one of returnPages, or a page below
 // one ("/account", "/admin/users?q=ada"), and "" otherwise. The result is
 // appended to the issuer, so it must not be able to name another host
 // ("//evil.example", "\\evil.example", "https:…") or climb out of those
 // pages ("/admin/../logout").
-func localPath(p string) string {
+func LocalPath(p string) string {
 	if len(p) > 512 || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n\t") {
 		return ""
 	}

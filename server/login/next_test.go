@@ -14,8 +14,8 @@ func TestLocalPath(t *testing.T) {
 		"@evil.example":         "",
 		"/a\r\nSet-Cookie: x=y": "",
 	} {
-		if got := localPath(p); got != want {
-			t.Errorf("localPath(%q) = %q, want %q", p, got, want)
+		if got := LocalPath(p); got != want {
+			t.Errorf("LocalPath(%q) = %q, want %q", p, got, want)
 		}
 	}
 }

@@ -28,13 +28,17 @@ type Manager struct {
 }
 
 // New returns a session manager. Cookies are Secure (and __Host- prefixed)
-// when the issuer is https.
-func New(store storage.SessionStore, secret []byte, secure bool, lifetime time.Duration) (*Manager, error) {
+// when the issuer is https. now is the clock of sign-in times and expiry
+// (nil: time.Now).
+func New(store storage.SessionStore, secret []byte, secure bool, lifetime time.Duration, now func() time.Time) (*Manager, error) {
 	key, err := hkdf.Key(sha256.New, secret, nil, "tollgate csrf v1", 32)
 	if err != nil {
 		return nil, fmt.Errorf("session: derive csrf key: %w", err)
 	}
-	return &Manager{store: store, lifetime: lifetime, secure: secure, csrfKey: key, now: time.Now}, nil
+	if now == nil {
+		now = time.Now
+	}
+	return &Manager{store: store, lifetime: lifetime, secure: secure, csrfKey: key, now: now}, nil
 }
 
 // cookieName uses the __Host- prefix when the cookie can be Secure: the

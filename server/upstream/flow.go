@@ -17,6 +17,7 @@ import (
 
 	"github.com/tollgate/tollgate/server/audit"
 	"github.com/tollgate/tollgate/server/authflow"
+	"github.com/tollgate/tollgate/server/login"
 	"github.com/tollgate/tollgate/server/metrics"
 	"github.com/tollgate/tollgate/storage"
 	"github.com/tollgate/tollgate/templates"
@@ -26,7 +27,10 @@ import (
 const metricMethod = "upstream"
 
 // start sends the browser to the upstream: /login/upstream/{id}, with the
-// pending authorization request's handle when an application asked.
+// pending authorization request's handle when an application asked, or
+// else with next, the page of Tollgate's own to return to. prompt=login
+// asks the upstream to authenticate the user again (a confirmation before
+// deleting an account, say).
 func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 	p := h.byID[mux.Vars(r)["id"]]
 	if p == nil {
@@ -47,12 +51,21 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 		}
 		pending = &pr
 	}
-	h.begin(w, r, p, handle, pending, "")
+	st := loginState{Request: handle}
+	if handle == "" {
+		st.Next = login.LocalPath(r.URL.Query().Get("next"))
+	}
+	var prompt []string
+	if r.URL.Query().Get("prompt") == "login" {
+		prompt = []string{"login"}
+	}
+	h.begin(w, r, p, st, pending, prompt)
 }
 
-// begin records the sign-in and redirects to the upstream's authorization
-// endpoint with state, nonce and PKCE (S256).
-func (h *Handler) begin(w http.ResponseWriter, r *http.Request, p *provider, handle string, pending *authflow.Pending, linkUser string) {
+// begin records the sign-in st (where it returns to) and redirects to the
+// upstream's authorization endpoint with state, nonce and PKCE (S256).
+func (h *Handler) begin(w http.ResponseWriter, r *http.Request, p *provider, st loginState, pending *authflow.Pending, prompt []string) {
+	linkUser := st.LinkUser
 	ctx := r.Context()
 	op, _, err := p.discover(ctx, h.HTTPClient)
 	if err != nil {
@@ -74,10 +87,7 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, p *provider, han
 		h.unavailable(w, r, err)
 		return
 	}
-	st := loginState{
-		Upstream: p.cfg.ID, Nonce: nonce, Verifier: oauth2.GenerateVerifier(),
-		Request: handle, LinkUser: linkUser, Binding: binding,
-	}
+	st.Upstream, st.Nonce, st.Verifier, st.Binding = p.cfg.ID, nonce, oauth2.GenerateVerifier(), binding
 	if err := h.save(ctx, kindLogin, state, st); err != nil {
 		h.unavailable(w, r, err)
 		return
@@ -89,15 +99,14 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, p *provider, han
 		}
 		// Only the prompts that mean the same upstream: consent is ours
 		// to ask, and none cannot reach the upstream at all.
-		var prompt []string
 		for _, v := range strings.Fields(pending.Query.Get("prompt")) {
 			if v == "login" || v == "select_account" {
 				prompt = append(prompt, v)
 			}
 		}
-		if len(prompt) > 0 {
-			opts = append(opts, oauth2.SetAuthURLParam("prompt", strings.Join(prompt, " ")))
-		}
+	}
+	if len(prompt) > 0 {
+		opts = append(opts, oauth2.SetAuthURLParam("prompt", strings.Join(prompt, " ")))
 	}
 	h.Logger.InfoContext(ctx, "upstream sign-in started", "upstream", p.cfg.ID, "link", linkUser != "")
 	http.Redirect(w, r, h.oauth2Config(p, op).AuthCodeURL(state, opts...), http.StatusSeeOther)
@@ -233,7 +242,7 @@ func (h *Handler) signInWith(w http.ResponseWriter, r *http.Request, p *provider
 			h.unavailable(w, r, err)
 			return
 		}
-		h.complete(w, r, p, user, st.Request, fedAMR(c.AMR))
+		h.complete(w, r, p, user, st.Request, st.Next, fedAMR(c.AMR))
 		return
 	case !errors.Is(err, storage.ErrNotFound):
 		h.unavailable(w, r, err)
@@ -250,7 +259,7 @@ func (h *Handler) signInWith(w http.ResponseWriter, r *http.Request, p *provider
 				}
 				h.Logger.InfoContext(ctx, "upstream identity linked by trusted email", "upstream", p.cfg.ID, "user_id", local.ID)
 				h.recordLink(r, p, local.ID, "trusted_email")
-				h.complete(w, r, p, local, st.Request, fedAMR(c.AMR))
+				h.complete(w, r, p, local, st.Request, st.Next, fedAMR(c.AMR))
 				return
 			}
 			h.askPassword(w, r, p, st, c, local)
@@ -267,7 +276,7 @@ func (h *Handler) signInWith(w http.ResponseWriter, r *http.Request, p *provider
 	}
 	h.Logger.InfoContext(ctx, "user created from upstream", "upstream", p.cfg.ID, "user_id", user.ID)
 	h.Audit.Record(ctx, r, audit.Event{Type: audit.SignedUp, UserID: user.ID, Details: map[string]string{"method": method(p)}})
-	h.complete(w, r, p, user, st.Request, fedAMR(c.AMR))
+	h.complete(w, r, p, user, st.Request, st.Next, fedAMR(c.AMR))
 }
 
 // createUser creates a user from the upstream's claims, with its identity,
@@ -327,8 +336,8 @@ func fedAMR(upstream []string) []string {
 }
 
 // complete starts the browser session and resumes the application's
-// authorization request, as the password sign-in does.
-func (h *Handler) complete(w http.ResponseWriter, r *http.Request, p *provider, user storage.User, handle string, amr []string) {
+// authorization request, as the password sign-in does, or goes to next.
+func (h *Handler) complete(w http.ResponseWriter, r *http.Request, p *provider, user storage.User, handle, next string, amr []string) {
 	ctx := r.Context()
 	if user.Disabled {
 		h.Logger.InfoContext(ctx, "upstream sign-in refused: account disabled", "upstream", p.cfg.ID, "user_id", user.ID)
@@ -350,6 +359,10 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, p *provider, 
 	}
 	if handle == "" {
 		succeeded("")
+		if next != "" {
+			http.Redirect(w, r, h.Issuer+next, http.StatusSeeOther)
+			return
+		}
 		h.Pages.Render(w, http.StatusOK, "signed_in", templates.SignedInPage{Email: user.Email})
 		return
 	}

@@ -107,7 +107,7 @@ func (h *Handler) linkIdentity(w http.ResponseWriter, r *http.Request) {
 		h.identitiesPage(w, r, http.StatusBadRequest, user, templates.IdentitiesPage{Error: "There is no such provider to link."})
 		return
 	}
-	h.begin(w, r, p, "", nil, user.ID)
+	h.begin(w, r, p, loginState{LinkUser: user.ID}, nil, nil)
 }
 
 // unlinkIdentity removes one of the user's identities, refusing to remove

@@ -27,7 +27,7 @@ func (h *Handler) askPassword(w http.ResponseWriter, r *http.Request, p *provide
 			return
 		}
 		err = h.save(r.Context(), kindLink, token, pendingLink{
-			Upstream: p.cfg.ID, Claims: c, UserID: local.ID, Request: st.Request,
+			Upstream: p.cfg.ID, Claims: c, UserID: local.ID, Request: st.Request, Next: st.Next,
 			AMR: fedAMR(c.AMR), Binding: st.Binding,
 		})
 		if err != nil {
@@ -137,7 +137,7 @@ func (h *Handler) submitLink(w http.ResponseWriter, r *http.Request) {
 	h.Logger.InfoContext(ctx, "upstream identity linked with the account's password", "upstream", p.cfg.ID, "user_id", user.ID)
 	h.recordLink(r, p, user.ID, "password")
 	// The user proved both: the upstream account and the password.
-	h.complete(w, r, p, user, pl.Request, fedAMR(append(pl.AMR, "pwd")))
+	h.complete(w, r, p, user, pl.Request, pl.Next, fedAMR(append(pl.AMR, "pwd")))
 }
 
 // finishAccountLink links the upstream account to the signed-in user who

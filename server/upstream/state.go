@@ -40,6 +40,9 @@ type loginState struct {
 	Nonce    string `json:"nonce"`
 	Verifier string `json:"verifier"` // PKCE code_verifier
 	Request  string `json:"request,omitempty"`
+	// Next is the page of Tollgate's own to return to when no application
+	// asked (login.LocalPath): the account pages, the admin console.
+	Next string `json:"next,omitempty"`
 	// LinkUser: a signed-in user adding this upstream from the account
 	// page, rather than a sign-in.
 	LinkUser string `json:"link_user,omitempty"`
@@ -55,6 +58,7 @@ type pendingLink struct {
 	Claims   claims   `json:"claims"`
 	UserID   string   `json:"user_id"`
 	Request  string   `json:"request,omitempty"`
+	Next     string   `json:"next,omitempty"`
 	AMR      []string `json:"amr,omitempty"`
 	Binding  string   `json:"binding"`
 }
