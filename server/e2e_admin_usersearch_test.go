@@ -3,8 +3,10 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"testing"
 	"time"
@@ -108,6 +110,76 @@ func TestAdminAPIUserSearch(t *testing.T) {
 			if status, body, _ := e.adminCall(adminToken, "GET", "/users?"+bad, nil); status != http.StatusBadRequest {
 				t.Fatalf("GET /users?%s: %d %v", bad, status, body)
 			}
+		}
+	})
+}
+
+// TestConsoleUserSearchPages: the console's search matches the email
+// address or the name, and pages through every match, 50 a page, with
+// "Next page" links that keep the search and the status.
+func TestConsoleUserSearchPages(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		consoleUsers(t, e)
+		now := time.Now().UTC().Truncate(time.Second)
+		var byEmail, byName, active []string
+		for i := range 130 {
+			// Odd users match "Zebra" by email, even ones by name.
+			u := storage.User{ID: fmt.Sprintf("zebra-%03d", i), Email: fmt.Sprintf("z%03d@example.com", i),
+				Name: "Plain Name", Disabled: i%5 == 0, CreatedAt: now, UpdatedAt: now}
+			if i%2 == 1 {
+				u.Email = fmt.Sprintf("zebra%03d@example.com", i)
+			} else {
+				u.Name = fmt.Sprintf("Zebra %03d", i)
+			}
+			if err := e.store.CreateUser(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+			if i%2 == 1 {
+				byEmail = append(byEmail, u.ID)
+			} else {
+				byName = append(byName, u.ID)
+			}
+			if !u.Disabled {
+				active = append(active, u.ID)
+			}
+		}
+		all := slices.Sorted(slices.Values(append(byEmail, byName...)))
+		b, _ := consoleSignIn(t, e, testEmail)
+
+		userLink := regexp.MustCompile(`href="/admin/users/(zebra-\d+)"`)
+		nextLink := regexp.MustCompile(`<p class="pager"><a href="([^"]+)">Next page`)
+		follow := func(path string) (ids []string, pages int) {
+			t.Helper()
+			for ; path != ""; pages++ {
+				p := b.get(e.issuer + path)
+				if p.status != http.StatusOK {
+					t.Fatalf("%s: %d", path, p.status)
+				}
+				matches := userLink.FindAllStringSubmatch(p.body, -1)
+				if len(matches) > 50 {
+					t.Fatalf("%s: %d users on one page", path, len(matches))
+				}
+				for _, m := range matches {
+					ids = append(ids, m[1])
+				}
+				path = ""
+				if m := nextLink.FindStringSubmatch(p.body); m != nil {
+					path = html.UnescapeString(m[1])
+				}
+			}
+			return ids, pages
+		}
+		got, pages := follow("/admin/users?q=ZEBRA")
+		if !slices.Equal(got, all) || pages != 3 {
+			t.Fatalf("search by email or name: %d users in %d pages, want %d in 3", len(got), pages, len(all))
+		}
+		got, _ = follow("/admin/users?q=zebra&status=active")
+		if !slices.Equal(got, active) {
+			t.Fatalf("search of active users: %d users, want %d", len(got), len(active))
+		}
+		if got, _ = follow("/admin/users?q=zebra1"); len(got) != 15 {
+			t.Fatalf("search zebra1: %d users, want 15 (%q)", len(got), got)
 		}
 	})
 }
