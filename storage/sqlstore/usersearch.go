@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tollgate/tollgate/storage"
 )
@@ -24,13 +25,21 @@ func containsPattern(s string) string {
 // the primary key from q.After, filtered as it goes: it stops after
 // q.Limit matches, so a page costs the same on the first page as on the
 // last. Email and name match a part, ignoring case: ILIKE on PostgreSQL,
-// LIKE on SQLite (which folds ASCII letters only; addresses are stored
-// lower-cased, and the query's address is lower-cased here, so addresses
-// match whatever their letters).
+// LIKE on SQLite. SQLite's LIKE folds ASCII letters only: addresses are
+// stored lower-cased and the query's address is lower-cased here, so they
+// match whatever their letters, and a name query with other letters than
+// ASCII ones is matched here instead (see searchUsersFolding).
 func (s *Store) SearchUsers(ctx context.Context, q storage.UserQuery) ([]storage.User, error) {
 	if q.Limit <= 0 {
 		return nil, errors.New("search users: limit must be positive")
 	}
+	if !s.postgres && !isASCII(q.Name) {
+		return s.searchUsersFolding(ctx, q)
+	}
+	return s.searchUsers(ctx, q)
+}
+
+func (s *Store) searchUsers(ctx context.Context, q storage.UserQuery) ([]storage.User, error) {
 	like := "LIKE"
 	if s.postgres {
 		like = "ILIKE"
@@ -63,4 +72,46 @@ func (s *Store) SearchUsers(ctx context.Context, q storage.UserQuery) ([]storage
 		out[i] = r.user()
 	}
 	return out, nil
+}
+
+// foldBatch is how many users searchUsersFolding reads at once.
+const foldBatch = 500
+
+// searchUsersFolding is SearchUsers for a name query that SQLite's LIKE
+// cannot match ignoring case ("élodie" for "Élodie"): it reads the users
+// the other filters select in batches, in ID order, and keeps those whose
+// name contains the query with Unicode case folding, until it has q.Limit
+// of them. Memory stays one batch; time is that of the scan LIKE would do.
+func (s *Store) searchUsersFolding(ctx context.Context, q storage.UserQuery) ([]storage.User, error) {
+	name := strings.ToLower(q.Name)
+	batch := q
+	batch.Name, batch.Limit = "", max(q.Limit, foldBatch)
+	var out []storage.User
+	for {
+		users, err := s.searchUsers(ctx, batch)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range users {
+			if strings.Contains(strings.ToLower(u.Name), name) {
+				out = append(out, u)
+				if len(out) == q.Limit {
+					return out, nil
+				}
+			}
+		}
+		if len(users) < batch.Limit {
+			return out, nil
+		}
+		batch.After = users[len(users)-1].ID
+	}
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }

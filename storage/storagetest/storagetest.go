@@ -69,6 +69,7 @@ var subtests = []subtest{
 	{"SearchUsersFilters", testSearchUsersFilters},
 	{"SearchUsersEscaping", testSearchUsersEscaping},
 	{"SearchUsersPages", testSearchUsersPages},
+	{"SearchUsersUnicode", testSearchUsersUnicode},
 }
 
 // Run runs the contract against stores from newStore, a fresh empty store

@@ -159,3 +159,31 @@ func testSearchUsersPages(t *testing.T, s storage.Store) {
 	}))
 	wantIDs(t, "EachUser", each, active...)
 }
+
+// testSearchUsersUnicode: names match ignoring the case of any letter, not
+// only ASCII ones, together with the other filters and across pages.
+func testSearchUsersUnicode(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	for _, u := range []struct {
+		id, email, name string
+		disabled        bool
+	}{
+		{"n1", "elodie@example.com", "Élodie Ünal", false},
+		{"n2", "Émile@Example.com", "ÉMILE Zola", false},
+		{"n3", "other@example.com", "Other Person", false},
+		{"n4", "eloise@example.com", "élodie Martin", true},
+	} {
+		nu := newUser(u.id, u.email)
+		nu.Name, nu.Disabled = u.name, u.disabled
+		mustNil(t, "create "+u.id, s.CreateUser(ctx, nu))
+	}
+	wantIDs(t, "lower-case query", searchIDs(t, s, storage.UserQuery{Name: "élodie"}), "n1", "n4")
+	wantIDs(t, "upper-case query", searchIDs(t, s, storage.UserQuery{Name: "ÜNAL"}), "n1")
+	wantIDs(t, "mixed", searchIDs(t, s, storage.UserQuery{Name: "émile z"}), "n2")
+	wantIDs(t, "with status", searchIDs(t, s, storage.UserQuery{Name: "ÉLODIE", Status: storage.UsersDisabled}), "n4")
+	wantIDs(t, "with email", searchIDs(t, s, storage.UserQuery{Name: "élodie", Email: "eloise"}), "n4")
+	wantIDs(t, "email", searchIDs(t, s, storage.UserQuery{Email: "ÉMILE@"}), "n2")
+	wantIDs(t, "first page", searchIDs(t, s, storage.UserQuery{Name: "Élodie", Limit: 1}), "n1")
+	wantIDs(t, "second page", searchIDs(t, s, storage.UserQuery{Name: "Élodie", After: "n1", Limit: 1}), "n4")
+	wantIDs(t, "last page", searchIDs(t, s, storage.UserQuery{Name: "Élodie", After: "n4", Limit: 1}))
+}
