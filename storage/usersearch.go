@@ -18,9 +18,8 @@ const (
 // come in ID order, so that the last ID of a page is the cursor of the next
 // and a page is one range of the primary key however deep it is.
 type UserQuery struct {
-	// Email and Name match a part of the address or the name, ignoring case
-	// (on SQLite, only the case of ASCII letters in names). % and _ are
-	// ordinary characters.
+	// Email and Name match a part of the address or the name, ignoring
+	// case. % and _ are ordinary characters.
 	Email string
 	Name  string
 	// Status is UsersAll, UsersActive or UsersDisabled.
