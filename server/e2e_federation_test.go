@@ -268,7 +268,7 @@ func (f *fed) signInUpstream(b *browser, a authRequest, name, email string) page
 func (f *fed) counts() (users, identities int) {
 	f.t.Helper()
 	ctx := context.Background()
-	list, err := f.down.store.ListUsers(ctx)
+	list, err := f.down.store.SearchUsers(ctx, storage.UserQuery{Limit: 1000})
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -156,7 +156,7 @@ type UserStore interface {
 	GetUser(ctx context.Context, id string) (User, error)
 	// GetUserByEmail matches the address case-insensitively.
 	GetUserByEmail(ctx context.Context, email string) (User, error)
-	ListUsers(ctx context.Context) ([]User, error)
+	UserSearcher
 	UpdateUser(ctx context.Context, id string, update func(User) (User, error)) error
 	DeleteUser(ctx context.Context, id string) error
 }

@@ -123,11 +123,9 @@ func (a *app) usersCommand() *cobra.Command {
 		&cobra.Command{
 			Use: "list", Short: "List users", Args: cobra.NoArgs,
 			RunE: a.withAdmin(func(ctx context.Context, b adminBackend, _ []string) error {
-				list, err := b.ListUsers(ctx)
-				if err != nil {
-					return err
-				}
-				return a.print(list, userTable(list...))
+				return a.printUsers(func(page func([]admin.UserView) error) error {
+					return b.ListUsers(ctx, page)
+				})
 			}),
 		},
 		one("get", "Print one user", adminBackend.GetUser),

@@ -23,7 +23,9 @@ import (
 // reference has an @.
 type userAdmin interface {
 	CreateUser(ctx context.Context, in admin.UserInput) (admin.UserView, error)
-	ListUsers(ctx context.Context) ([]admin.UserView, error)
+	// ListUsers calls page with each page of users in ID order, until the
+	// last page or page's error.
+	ListUsers(ctx context.Context, page func([]admin.UserView) error) error
 	GetUser(ctx context.Context, ref string) (admin.UserView, error)
 	UpdateUser(ctx context.Context, ref string, in admin.UserInput) (admin.UserView, error)
 	SetUserDisabled(ctx context.Context, ref string, disabled bool) (admin.UserView, error)
@@ -78,18 +80,6 @@ func (l localAdmin) CreateUser(ctx context.Context, in admin.UserInput) (admin.U
 	}
 	l.record(ctx, audit.Event{Type: audit.AdminUserCreated, UserID: u.ID, Details: in.Fields()})
 	return admin.ViewUser(u), nil
-}
-
-func (l localAdmin) ListUsers(ctx context.Context) ([]admin.UserView, error) {
-	list, err := l.e.store.ListUsers(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	out := make([]admin.UserView, 0, len(list))
-	for _, u := range list {
-		out = append(out, admin.ViewUser(u))
-	}
-	return out, nil
 }
 
 func (l localAdmin) GetUser(ctx context.Context, ref string) (admin.UserView, error) {
@@ -195,44 +185,11 @@ func (r *remoteAdmin) CreateUser(ctx context.Context, in admin.UserInput) (admin
 	return v, remoteError(status, err, "")
 }
 
-func (r *remoteAdmin) ListUsers(ctx context.Context) ([]admin.UserView, error) {
-	return r.users(ctx, url.Values{})
-}
-
-// users pages through the users the query selects.
-func (r *remoteAdmin) users(ctx context.Context, q url.Values) ([]admin.UserView, error) {
-	all := []admin.UserView{}
-	q.Set("page_size", "500")
-	for {
-		var page struct {
-			Items         []admin.UserView `json:"items"`
-			NextPageToken string           `json:"next_page_token"`
-		}
-		if _, err := r.call(ctx, http.MethodGet, "/users?"+q.Encode(), nil, &page); err != nil {
-			return nil, err
-		}
-		all = append(all, page.Items...)
-		if page.NextPageToken == "" {
-			return all, nil
-		}
-		q.Set("page_token", page.NextPageToken)
-	}
-}
-
 // GetUser finds a user by ID, or by email through the search (which
 // matches substrings: only an exact match counts).
 func (r *remoteAdmin) GetUser(ctx context.Context, ref string) (admin.UserView, error) {
 	if strings.Contains(ref, "@") {
-		found, err := r.users(ctx, url.Values{"email": {strings.ToLower(ref)}})
-		if err != nil {
-			return admin.UserView{}, err
-		}
-		for _, u := range found {
-			if strings.EqualFold(u.Email, ref) {
-				return u, nil
-			}
-		}
-		return admin.UserView{}, errNoUser(ref)
+		return r.findByEmail(ctx, ref)
 	}
 	var v admin.UserView
 	status, err := r.call(ctx, http.MethodGet, "/users/"+url.PathEscape(ref), nil, &v)

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -23,55 +24,77 @@ type usersData struct {
 	Next   string
 }
 
-// listUsers pages through users, or searches them: the query matches the
-// email address or the name.
+// usersPageSize is how many users a page of the console shows.
+const usersPageSize = 50
+
+// listUsers pages through users, or through those the query matches by
+// email address or by name, in ID order.
 func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	data := usersData{Query: strings.TrimSpace(q.Get("q")), Status: q.Get("status")}
 	if data.Status != "active" && data.Status != "disabled" {
 		data.Status = ""
 	}
-	params := url.Values{}
+	params := url.Values{"page_size": {strconv.Itoa(usersPageSize)}}
 	if data.Status != "" {
 		params.Set("status", data.Status)
 	}
+	if t := q.Get("page_token"); t != "" {
+		params.Set("page_token", t)
+	}
+	var err error
 	if data.Query == "" {
-		params.Set("page_size", "50")
-		if t := q.Get("page_token"); t != "" {
-			params.Set("page_token", t)
-		}
 		var list userList
-		if err := h.call(r, http.MethodGet, "/users", params, nil, &list); err != nil {
-			h.fail(w, r, err)
-			return
-		}
+		err = h.call(r, http.MethodGet, "/users", params, nil, &list)
 		data.Items, data.Next = list.Items, list.NextPageToken
-		h.render(w, r, http.StatusOK, "users", "users", page{Data: data})
+	} else {
+		data.Items, data.Next, err = h.searchUsers(r, params, data.Query)
+	}
+	if err != nil {
+		h.fail(w, r, err)
 		return
 	}
-	// A search shows the first 500 matches by email and by name.
-	params.Set("page_size", "500")
-	seen := map[string]bool{}
+	h.render(w, r, http.StatusOK, "users", "users", page{Data: data})
+}
+
+// searchUsers returns the page of users whose email address or name
+// matches query: the API filters by one or the other, so this merges a
+// page of each, both in ID order. The first usersPageSize of the two
+// are the first of all matches, and the last of them is where the next
+// page starts.
+func (h *Handler) searchUsers(r *http.Request, params url.Values, query string) ([]admin.UserView, string, error) {
+	var (
+		found []admin.UserView
+		seen  = map[string]bool{}
+		more  bool
+	)
 	for _, field := range []string{"email", "name"} {
 		p := url.Values{}
 		for k, v := range params {
 			p[k] = v
 		}
-		p.Set(field, data.Query)
+		p.Set(field, query)
 		var list userList
 		if err := h.call(r, http.MethodGet, "/users", p, nil, &list); err != nil {
-			h.fail(w, r, err)
-			return
+			return nil, "", err
 		}
+		more = more || list.NextPageToken != ""
 		for _, u := range list.Items {
 			if !seen[u.ID] {
 				seen[u.ID] = true
-				data.Items = append(data.Items, u)
+				found = append(found, u)
 			}
 		}
 	}
-	slices.SortFunc(data.Items, func(a, b admin.UserView) int { return strings.Compare(a.Email, b.Email) })
-	h.render(w, r, http.StatusOK, "users", "users", page{Data: data})
+	slices.SortFunc(found, func(a, b admin.UserView) int { return strings.Compare(a.ID, b.ID) })
+	if len(found) > usersPageSize {
+		found, more = found[:usersPageSize], true
+	}
+	next := ""
+	if more && len(found) > 0 {
+		next = found[len(found)-1].ID
+	}
+	return found, next, nil
 }
 
 type userData struct {

@@ -44,19 +44,6 @@ func (s *Store) GetUserByEmail(ctx context.Context, email string) (storage.User,
 	return row.user(), nil
 }
 
-// ListUsers returns every user, oldest first.
-func (s *Store) ListUsers(ctx context.Context) ([]storage.User, error) {
-	var rows []userRow
-	if err := s.db(ctx).Order("created_at, id").Find(&rows).Error; err != nil {
-		return nil, wrap(err, "list users")
-	}
-	out := make([]storage.User, len(rows))
-	for i, r := range rows {
-		out[i] = r.user()
-	}
-	return out, nil
-}
-
 // UpdateUser applies update to the stored user atomically. An error from
 // update aborts without writing and is returned wrapped; a new email address
 // that another user has gives ErrAlreadyExists. update must not change the

@@ -137,7 +137,7 @@ func testUserCRUD(t *testing.T, s storage.Store) {
 	mustNil(t, "get b", err)
 	equal(t, "get b", got, b)
 
-	list, err := s.ListUsers(ctx)
+	list, err := s.SearchUsers(ctx, storage.UserQuery{Limit: 100})
 	mustNil(t, "list", err)
 	equal(t, "list", byID(list, func(u storage.User) string { return u.ID }), map[string]storage.User{a.ID: a, b.ID: b})
 

@@ -63,7 +63,7 @@ func testUserRoles(t *testing.T, s storage.Store) {
 		u.Roles = nil
 		return u, nil
 	}))
-	list, err := s.ListUsers(ctx)
+	list, err := s.SearchUsers(ctx, storage.UserQuery{Limit: 100})
 	mustNil(t, "list", err)
 	roles := map[string][]string{}
 	for _, u := range list {

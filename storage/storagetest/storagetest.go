@@ -66,6 +66,10 @@ var subtests = []subtest{
 	{"Ping", testPing},
 	{"RegistrationToken", testRegistrationToken},
 	{"UserRoles", testUserRoles},
+	{"SearchUsersFilters", testSearchUsersFilters},
+	{"SearchUsersEscaping", testSearchUsersEscaping},
+	{"SearchUsersPages", testSearchUsersPages},
+	{"SearchUsersUnicode", testSearchUsersUnicode},
 }
 
 // Run runs the contract against stores from newStore, a fresh empty store
