@@ -68,15 +68,17 @@ func TestMetrics(t *testing.T) {
 		}
 		text := string(raw)
 		for sample, want := range map[string]float64{
-			`tollgate_tokens_issued_total{grant_type="authorization_code"}`:              1,
-			`tollgate_tokens_issued_total{grant_type="refresh_token"}`:                   1,
-			`tollgate_sign_ins_total{method="password",outcome="success"}`:               1,
-			`tollgate_sign_ins_total{method="password",outcome="failure"}`:               1,
-			`tollgate_refresh_token_reuse_total`:                                         1,
-			`tollgate_http_requests_total{code="200",method="POST",route="/token"}`:      2,
-			`tollgate_http_requests_total{code="400",method="POST",route="/token"}`:      1,
-			`tollgate_http_requests_total{code="401",method="POST",route="/login"}`:      1,
-			`tollgate_http_request_duration_seconds_count{method="POST",route="/token"}`: 3,
+			`tollgate_tokens_issued_total{grant_type="authorization_code"}`:                                1,
+			`tollgate_tokens_issued_total{grant_type="refresh_token"}`:                                     1,
+			`tollgate_sign_ins_total{method="password",outcome="success"}`:                                 1,
+			`tollgate_sign_ins_total{method="password",outcome="failure"}`:                                 1,
+			`tollgate_refresh_token_reuse_total`:                                                           1,
+			`tollgate_security_events_total{outcome="failure",reason="bad_password",type="signin.failed"}`: 1,
+			`tollgate_security_events_total{outcome="success",reason="",type="signin.succeeded"}`:          1,
+			`tollgate_http_requests_total{code="200",method="POST",route="/token"}`:                        2,
+			`tollgate_http_requests_total{code="400",method="POST",route="/token"}`:                        1,
+			`tollgate_http_requests_total{code="401",method="POST",route="/login"}`:                        1,
+			`tollgate_http_request_duration_seconds_count{method="POST",route="/token"}`:                   3,
 		} {
 			if got := metricValue(t, text, sample); got != want {
 				t.Errorf("%s = %v, want %v", sample, got, want)

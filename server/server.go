@@ -116,6 +116,7 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 		return nil, fmt.Errorf("server: pictures_url: %w", err)
 	}
 	s := &Server{store: store, logger: cfg.Logger, metrics: metrics.New(store), audit: audit.New(store, cfg.Logger), pictures: pics, issuer: cfg.Issuer}
+	s.audit.Count = s.metrics.SecurityEvent
 
 	root := mux.NewRouter()
 	r := root

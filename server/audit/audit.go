@@ -96,6 +96,9 @@ type Recorder struct {
 	store  storage.AuditStore
 	logger *slog.Logger
 	now    func() time.Time
+	// Count, when set, is told the type, outcome and reason of every
+	// event (for metrics: MFA changes, lockouts and the rest).
+	Count func(typ, outcome, reason string)
 
 	mu      sync.Mutex
 	pending []storage.AuditEvent
@@ -150,6 +153,9 @@ func (rec *Recorder) Record(ctx context.Context, r *http.Request, e Event) {
 		attrs = append(attrs, "details", ev.Details)
 	}
 	rec.logger.InfoContext(ctx, "audit", attrs...)
+	if rec.Count != nil {
+		rec.Count(ev.Type, ev.Outcome, ev.Reason)
+	}
 
 	if ev.Type == TokenIssued {
 		rec.buffer(ev)

@@ -29,6 +29,7 @@ type Metrics struct {
 	tokens       *prometheus.CounterVec
 	signIns      *prometheus.CounterVec
 	refreshReuse prometheus.Counter
+	security     *prometheus.CounterVec
 }
 
 // New registers the collectors. store may offer its SQL pool (SQLDB) and
@@ -58,11 +59,15 @@ func New(store any) *Metrics {
 			Namespace: namespace, Name: "refresh_token_reuse_total",
 			Help: "Uses of an already rotated or revoked refresh token (each revokes its family).",
 		}),
+		security: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "security_events_total",
+			Help: "Audit log events by type, outcome and reason (reason throttled: a lockout answer).",
+		}, []string{"type", "outcome", "reason"}),
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.duration, m.tokens, m.signIns, m.refreshReuse,
+		m.requests, m.duration, m.tokens, m.signIns, m.refreshReuse, m.security,
 	)
 	if pooled, ok := store.(interface{ SQLDB() (*sql.DB, error) }); ok {
 		if db, err := pooled.SQLDB(); err == nil {
@@ -152,4 +157,10 @@ func (c redisPoolCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(redisEvents, prometheus.CounterValue, float64(s.Hits), "hit")
 	ch <- prometheus.MustNewConstMetric(redisEvents, prometheus.CounterValue, float64(s.Misses), "miss")
 	ch <- prometheus.MustNewConstMetric(redisEvents, prometheus.CounterValue, float64(s.Timeouts), "timeout")
+}
+
+// SecurityEvent counts an audit log event. Types and reasons are the audit
+// package's own constants, so the label values stay few.
+func (m *Metrics) SecurityEvent(typ, outcome, reason string) {
+	m.security.WithLabelValues(typ, outcome, reason).Inc()
 }
