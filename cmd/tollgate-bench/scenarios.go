@@ -176,6 +176,9 @@ func each[T any](items []T, make func(T) vegeta.Target) vegeta.Targeter {
 // attack drives tr as fast as o.workers concurrent clients can, for the
 // duration or until the targets run out.
 func attack(t *target, o options, name string, tr vegeta.Targeter) outcome {
+	if !o.wants(name) {
+		return outcome{}
+	}
 	a := vegeta.NewAttacker(vegeta.Workers(uint64(o.workers)), vegeta.MaxWorkers(uint64(o.workers)),
 		vegeta.Connections(o.workers), vegeta.KeepAlive(true), vegeta.Timeout(30*time.Second), vegeta.Redirects(vegeta.NoFollow))
 	t.resetPeakRSS()
@@ -194,6 +197,9 @@ func attack(t *target, o options, name string, tr vegeta.Targeter) outcome {
 // flow runs fn in a closed loop on o.workers goroutines for the duration;
 // each call is one operation, timed whole.
 func flow(t *target, o options, name string, fn func(worker int) error) outcome {
+	if !o.wants(name) {
+		return outcome{}
+	}
 	t.resetPeakRSS()
 	cpu := t.cpuTime()
 	results := make(chan *vegeta.Result, 1024)
