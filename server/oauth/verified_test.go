@@ -2,12 +2,15 @@ package oauth
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
+	"github.com/ory/fosite"
 	"github.com/ory/fosite/token/jwt"
 
 	"github.com/tollgate/tollgate/keyring"
+	"github.com/tollgate/tollgate/storage"
 	"github.com/tollgate/tollgate/storage/testbackend"
 )
 
@@ -98,4 +101,32 @@ func BenchmarkVerifyAccessTokenUncached(b *testing.B) {
 			}
 		}
 	})
+}
+
+// Clone copies everything deepcopy would: a change to the clone never shows
+// in the original.
+func TestSessionCloneIsDeep(t *testing.T) {
+	h := &Handler{Issuer: "http://issuer"}
+	s := h.newSession(storage.User{ID: "u1", Email: "a@b.c", Name: "Ada", UpdatedAt: time.Now()},
+		storage.Session{AuthTime: time.Now(), AMR: []string{"pwd"}}, time.Now(), []string{"openid", "profile", "email"})
+	s.AccessClaims.JTI, s.AccessClaims.Scope = "j1", []string{"openid"}
+	s.AccessClaims.Extra["client_id"] = "app"
+	s.Claims.Extra["nested"] = map[string]any{"list": []any{"a"}}
+	s.SetExpiresAt(fosite.AccessToken, time.Now().Add(time.Hour))
+	before, _ := json.Marshal(s)
+	c := s.Clone().(*Session)
+	if got, _ := json.Marshal(c); string(got) != string(before) {
+		t.Fatalf("clone differs:\n%s\n%s", got, before)
+	}
+	c.Subject, c.Username = "other", "other"
+	c.Claims.AuthenticationMethodsReferences[0] = "otp"
+	c.Claims.Extra["name"] = "Eve"
+	c.Claims.Extra["nested"].(map[string]any)["list"].([]any)[0] = "b"
+	c.Headers.Extra = map[string]any{"x": 1}
+	c.AccessClaims.Scope[0] = "admin"
+	c.AccessClaims.Extra["client_id"] = "evil"
+	c.SetExpiresAt(fosite.AccessToken, time.Time{})
+	if after, _ := json.Marshal(s); string(after) != string(before) {
+		t.Fatalf("changing the clone changed the original:\n%s\n%s", after, before)
+	}
 }
