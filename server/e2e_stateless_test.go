@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -44,6 +45,22 @@ func (e *env) clientToken(id, secret, scope string) string {
 		e.t.Fatalf("client_credentials: %d %v", status, body)
 	}
 	return tok
+}
+
+// introspectWithHeaders introspects as the confidential client, from any
+// goroutine (it reports no failure through t).
+func introspectWithHeaders(e *env, token string) (int, map[string]any, http.Header) {
+	req, _ := http.NewRequest(http.MethodPost, e.issuer+"/introspect", strings.NewReader(url.Values{"token": {token}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(confidentialID, confidentialKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, map[string]any{"error": err.Error()}, nil
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	return resp.StatusCode, body, resp.Header
 }
 
 // revokeAs calls the RFC 7009 endpoint as a client.
