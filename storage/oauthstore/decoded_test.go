@@ -94,3 +94,38 @@ func TestAccessTokenDecodingCached(t *testing.T) {
 		t.Fatalf("token of a deleted client read from the cache: %v", err)
 	}
 }
+
+// The memo of a token request spares its second read of the code, and
+// nothing else: another request (another memo) sees the code used.
+func TestCodeMemoIsPerRequest(t *testing.T) {
+	ctx := context.Background()
+	backend := testbackend.SQLite(t)
+	now := time.Now()
+	if err := backend.CreateClient(ctx, storage.Client{ID: "app", Name: "App", CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	s := New(backend)
+	client, err := s.GetClient(ctx, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess := newTestSession()
+	sess.SetExpiresAt(fosite.AuthorizeCode, now.Add(time.Minute))
+	req := &fosite.Request{ID: "grant-1", RequestedAt: now, Client: client, Session: sess, Form: map[string][]string{}}
+	if err := s.CreateAuthorizeCodeSession(ctx, "code-1", req); err != nil {
+		t.Fatal(err)
+	}
+	first := WithMemo(ctx)
+	if _, err := s.GetAuthorizeCodeSession(first, "code-1", newTestSession()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.InvalidateAuthorizeCodeSession(first, "code-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetAuthorizeCodeSession(WithMemo(ctx), "code-1", newTestSession()); !errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
+		t.Fatalf("a used code read by another request: %v", err)
+	}
+	if err := s.InvalidateAuthorizeCodeSession(WithMemo(ctx), "code-1"); !errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
+		t.Fatalf("a second redemption: %v", err)
+	}
+}

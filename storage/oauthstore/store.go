@@ -117,7 +117,7 @@ func (s *Store) create(ctx context.Context, kind storage.TokenKind, signature st
 
 // get loads an artifact; inactive ones are returned together with ErrInactive.
 func (s *Store) get(ctx context.Context, kind storage.TokenKind, signature string, session fosite.Session) (*fosite.Request, storage.Token, error) {
-	t, err := s.store.GetToken(ctx, kind, signature)
+	t, err := s.getToken(ctx, kind, signature)
 	if err != nil {
 		return nil, t, mapErr("get "+string(kind), err)
 	}
