@@ -123,12 +123,14 @@ left of the two cores after the server's share goes to them.
   claims are its record; revocation by jti, see docs/operations.md). An
   audit event per token is buffered and written in batches.
 - **authorization_code exchange**: two RS256 signatures (access token and ID
-  token, about 1.5 ms of CPU) plus eleven database round trips: read the code,
-  its PKCE challenge and its OpenID request, delete the last two, and one
-  transaction that marks the code used (a conditional update, so of
-  concurrent replays one wins), stores the access and the refresh token.
-  **refresh_token** is the same with the old refresh token in place of the
-  code (rotated: marked used in the transaction).
+  token, about 1.5 ms of CPU) plus ten database round trips: read the code
+  (once per request), its PKCE challenge and its OpenID request, delete the
+  last two, and one transaction (begin, commit) that marks the code used (a
+  conditional update, so of concurrent replays exactly one wins) and
+  stores the access and the refresh token (one insert each, no savepoint).
+  **refresh_token**: the same two signatures and six round trips: read the
+  refresh token, then one transaction that rotates it (marked used, so a
+  replay is detected and revokes the family) and stores the new pair.
 - **introspection** and **userinfo**: a signature verification (remembered per
   token for up to 30 s, never past exp), the revocation check (one Redis
   round trip, on every call: a revoked token is refused at once), the
