@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"regexp"
 	"runtime"
 	"time"
 
@@ -25,7 +26,11 @@ type options struct {
 	workers  int
 	out      string
 	big      int
+	only     *regexp.Regexp // when set, only the scenarios it matches run
 }
+
+// wants reports whether the scenario named name is to run.
+func (o options) wants(name string) bool { return o.only == nil || o.only.MatchString(name) }
 
 func main() {
 	var o options
@@ -35,7 +40,11 @@ func main() {
 	flag.IntVar(&o.workers, "workers", 16, "concurrent clients")
 	flag.StringVar(&o.out, "out", "docs/benchmarks.md", "where to write the report (empty: do not write)")
 	flag.IntVar(&o.big, "big", 1_000_000, "users and live refresh tokens in the large-database scenarios (0: skip them)")
+	only := flag.String("only", "", "run only the scenarios whose name matches this regular expression, without the reference measurements, the start-up times and the other servers (for quick before/after comparisons)")
 	flag.Parse()
+	if *only != "" {
+		o.only = regexp.MustCompile(*only)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, o); err != nil {
@@ -52,11 +61,15 @@ func envOr(key, def string) string {
 }
 
 func run(ctx context.Context, o options) error {
-	ref := measureReferences()
-	fmt.Printf("reference: %.0f RS256 signatures/s, %.0f argon2id hashes/s (%d cores)\n", ref.signaturesPerSec, ref.hashesPerSec, runtime.NumCPU())
-	startup, err := embeddedStartup(ctx)
-	if err != nil {
-		return err
+	var ref references
+	var startup startupTimes
+	if o.only == nil {
+		ref = measureReferences()
+		fmt.Printf("reference: %.0f RS256 signatures/s, %.0f argon2id hashes/s (%d cores)\n", ref.signaturesPerSec, ref.hashesPerSec, runtime.NumCPU())
+		var err error
+		if startup, err = embeddedStartup(ctx); err != nil {
+			return err
+		}
 	}
 
 	t, err := startTarget(ctx, o)
@@ -80,11 +93,13 @@ func run(ctx context.Context, o options) error {
 		r.rows = append(r.rows, bigScenarios(ctx, t, o, f, fmt.Sprintf(" (%s users)", humanCount(o.big)))...)
 	}
 	t.close(context.Background())
-	es, err := es256Scenarios(ctx, o)
-	if err != nil {
-		return err
+	if o.only == nil || o.wants(es256Suffix) {
+		es, err := es256Scenarios(ctx, o)
+		if err != nil {
+			return err
+		}
+		r.rows = append(r.rows, es...)
 	}
-	r.rows = append(r.rows, es...)
 	r.finish()
 	fmt.Print(r.table())
 	if o.out != "" {
@@ -99,7 +114,11 @@ func run(ctx context.Context, o options) error {
 // scenarios runs every scenario once, each on fresh seeded material.
 func scenarios(ctx context.Context, t *target, o options, f *fixture, suffix string) []outcome {
 	var rows []outcome
-	add := func(row outcome) { rows = append(rows, row.print()) }
+	add := func(row outcome) {
+		if row.Name != "" {
+			rows = append(rows, row.print())
+		}
+	}
 	add(attack(t, o, "discovery", repeat(vegeta.Target{Method: http.MethodGet, URL: t.issuer + "/.well-known/openid-configuration"})))
 	add(attack(t, o, "jwks", repeat(vegeta.Target{Method: http.MethodGet, URL: t.issuer + "/.well-known/jwks.json"})))
 	add(attack(t, o, "client_credentials", clientCredentials(t)))
@@ -115,10 +134,16 @@ func scenarios(ctx context.Context, t *target, o options, f *fixture, suffix str
 // grants and the sign-in flows.
 func bigScenarios(_ context.Context, t *target, o options, f *fixture, suffix string) []outcome {
 	var rows []outcome
-	add := func(row outcome) { rows = append(rows, row.print()) }
+	add := func(row outcome) {
+		if row.Name != "" {
+			rows = append(rows, row.print())
+		}
+	}
 	// Enough material for a generous rate over the whole duration.
 	n := int(o.duration.Seconds() * 1500)
-	if err := f.issueCodes(n); err != nil {
+	if !o.wants("authorization_code exchange" + suffix) {
+		// skipped
+	} else if err := f.issueCodes(n); err != nil {
 		fmt.Println("  ", err)
 	} else {
 		add(attack(t, o, "authorization_code exchange"+suffix, each(f.codes, func(c issuedCode) vegeta.Target {
@@ -126,7 +151,9 @@ func bigScenarios(_ context.Context, t *target, o options, f *fixture, suffix st
 				Body: []byte(exchangeForm(c.code, c.pkce).Encode())}
 		})))
 	}
-	if err := f.issueRefreshTokens(t, n); err != nil {
+	if !o.wants("refresh_token" + suffix) {
+		// skipped
+	} else if err := f.issueRefreshTokens(t, n); err != nil {
 		fmt.Println("  ", err)
 	} else {
 		add(attack(t, o, "refresh_token"+suffix, each(f.refresh, func(rt string) vegeta.Target {
@@ -170,7 +197,7 @@ func humanCount(n int) string {
 
 // print shows a row as soon as its scenario ends.
 func (o outcome) print() outcome {
-	fmt.Printf("%-52s %8.0f/s  p50 %-9v p99 %-9v errors %d\n", o.Name, o.Throughput, o.P50.Round(10*time.Microsecond), o.P99.Round(10*time.Microsecond), o.Errors)
+	fmt.Printf("%-52s %8.0f/s  p50 %-9v p99 %-9v errors %d  server CPU/op %v\n", o.Name, o.Throughput, o.P50.Round(10*time.Microsecond), o.P99.Round(10*time.Microsecond), o.Errors, o.CPUPerOp.Round(time.Microsecond))
 	return o
 }
 

@@ -31,6 +31,7 @@ type outcome struct {
 	P50, P99   time.Duration
 	Errors     uint64
 	PeakRSS    int64
+	CPUPerOp   time.Duration // the server's CPU time per successful operation
 	Target     string
 }
 
@@ -175,9 +176,13 @@ func each[T any](items []T, make func(T) vegeta.Target) vegeta.Targeter {
 // attack drives tr as fast as o.workers concurrent clients can, for the
 // duration or until the targets run out.
 func attack(t *target, o options, name string, tr vegeta.Targeter) outcome {
+	if !o.wants(name) {
+		return outcome{}
+	}
 	a := vegeta.NewAttacker(vegeta.Workers(uint64(o.workers)), vegeta.MaxWorkers(uint64(o.workers)),
 		vegeta.Connections(o.workers), vegeta.KeepAlive(true), vegeta.Timeout(30*time.Second), vegeta.Redirects(vegeta.NoFollow))
 	t.resetPeakRSS()
+	cpu := t.cpuTime()
 	var m vegeta.Metrics
 	for res := range a.Attack(tr, vegeta.Rate{Freq: 0, Per: time.Second}, o.duration, name) {
 		if res.Error == vegeta.ErrNoTargets.Error() {
@@ -186,13 +191,17 @@ func attack(t *target, o options, name string, tr vegeta.Targeter) outcome {
 		m.Add(res)
 	}
 	m.Close()
-	return toOutcome(t, name, &m)
+	return toOutcome(t, name, &m, cpu)
 }
 
 // flow runs fn in a closed loop on o.workers goroutines for the duration;
 // each call is one operation, timed whole.
 func flow(t *target, o options, name string, fn func(worker int) error) outcome {
+	if !o.wants(name) {
+		return outcome{}
+	}
 	t.resetPeakRSS()
+	cpu := t.cpuTime()
 	results := make(chan *vegeta.Result, 1024)
 	deadline := time.Now().Add(o.duration)
 	var wg sync.WaitGroup
@@ -215,16 +224,21 @@ func flow(t *target, o options, name string, fn func(worker int) error) outcome 
 		m.Add(r)
 	}
 	m.Close()
-	return toOutcome(t, name, &m)
+	return toOutcome(t, name, &m, cpu)
 }
 
-func toOutcome(t *target, name string, m *vegeta.Metrics) outcome {
+func toOutcome(t *target, name string, m *vegeta.Metrics, cpuBefore time.Duration) outcome {
 	_, peak := t.rss()
+	cpu := t.cpuTime() - cpuBefore
 	errs := m.Requests - uint64(float64(m.Requests)*m.Success+0.5)
+	var perOp time.Duration
+	if ok := m.Requests - errs; ok > 0 {
+		perOp = cpu / time.Duration(ok)
+	}
 	if len(m.Errors) > 0 {
 		fmt.Printf("  %s errors: %s\n", name, strings.Join(first(m.Errors, 3), "; "))
 	}
-	return outcome{Name: name, Requests: m.Requests, Throughput: m.Throughput, P50: m.Latencies.P50, P99: m.Latencies.P99, Errors: errs, PeakRSS: peak}
+	return outcome{Name: name, Requests: m.Requests, Throughput: m.Throughput, P50: m.Latencies.P50, P99: m.Latencies.P99, Errors: errs, PeakRSS: peak, CPUPerOp: perOp}
 }
 
 func first(s []string, n int) []string {

@@ -155,6 +155,31 @@ func (t *target) resetPeakRSS() {
 	_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", t.cmd.Process.Pid), []byte("5"), 0)
 }
 
+// cpuTime returns the CPU time (user and system, all threads) the process
+// has used so far. Under a load generator on the same cores, the server's
+// CPU time per operation is a steadier figure than its throughput.
+func (t *target) cpuTime() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", t.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name, which is in parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / clockTicks
+}
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat times (100 on Linux).
+const clockTicks = 100
+
 // rss returns the process's current and peak resident set size in bytes.
 func (t *target) rss() (current, peak int64) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", t.cmd.Process.Pid))

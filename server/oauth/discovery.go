@@ -1,14 +1,35 @@
 package oauth
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
+	"sync"
 
+	"github.com/tollgate/tollgate/keyring"
 	"github.com/tollgate/tollgate/mfa"
-	"github.com/tollgate/tollgate/server/httpjson"
 )
 
+// encodedDocs holds the discovery document and the JWKS, encoded once: the
+// first never changes while the process runs, the second only when the
+// keyring loads a different set of keys.
+type encodedDocs struct {
+	discoveryOnce sync.Once
+	discovery     []byte
+
+	mu       sync.Mutex
+	jwksKeys []keyring.Key // the keys jwks was encoded from
+	jwks     []byte
+}
+
 // discovery is the OpenID Provider metadata (OIDC Discovery §3, RFC 8414).
-func (h *Handler) discovery(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) discovery(w http.ResponseWriter, _ *http.Request) {
+	h.docs.discoveryOnce.Do(func() { h.docs.discovery = encodeJSON(h.discoveryMetadata()) })
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	writeEncoded(w, h.docs.discovery)
+}
+
+func (h *Handler) discoveryMetadata() map[string]any {
 	iss := h.Issuer
 	meta := map[string]any{
 		"issuer":                                        iss,
@@ -45,20 +66,58 @@ func (h *Handler) discovery(w http.ResponseWriter, r *http.Request) {
 	if h.RegistrationEndpoint != "" {
 		meta["registration_endpoint"] = h.RegistrationEndpoint
 	}
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	httpjson.Write(w, http.StatusOK, meta)
+	return meta
 }
 
 // jwks publishes the public signing keys: next, active, and retired keys
 // whose tokens may still be live. Never private material.
 func (h *Handler) jwks(w http.ResponseWriter, r *http.Request) {
-	set, err := h.Keys.JWKS(r.Context())
+	keys, err := h.Keys.Keys(r.Context())
 	if err != nil {
 		h.writeUnavailableJSON(w, r, err)
 		return
 	}
+	h.docs.mu.Lock()
+	if !sameKeys(h.docs.jwksKeys, keys) {
+		set, err := h.Keys.JWKS(r.Context())
+		if err != nil {
+			h.docs.mu.Unlock()
+			h.writeUnavailableJSON(w, r, err)
+			return
+		}
+		h.docs.jwks, h.docs.jwksKeys = encodeJSON(set), keys
+	}
+	body := h.docs.jwks
+	h.docs.mu.Unlock()
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	httpjson.Write(w, http.StatusOK, set)
+	writeEncoded(w, body)
+}
+
+// sameKeys reports whether two key sets publish the same keys in the same
+// states.
+func sameKeys(a, b []keyring.Key) bool {
+	if a == nil || len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].ID != b[i].ID || a[i].State != b[i].State {
+			return false
+		}
+	}
+	return true
+}
+
+// encodeJSON encodes v as writeJSON would.
+func encodeJSON(v any) []byte {
+	var b bytes.Buffer
+	_ = json.NewEncoder(&b).Encode(v)
+	return b.Bytes()
+}
+
+func writeEncoded(w http.ResponseWriter, body []byte) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
 }
 
 func (h *Handler) promptValues() []string {

@@ -51,6 +51,8 @@ type Handler struct {
 	Audit       *audit.Recorder
 	// RegistrationEndpoint, when set, is advertised in discovery (RFC 7591).
 	RegistrationEndpoint string
+
+	docs encodedDocs // discovery and JWKS, encoded once
 }
 
 // Mount registers the endpoints on r. Those a browser app calls directly

@@ -79,22 +79,25 @@ func NewProvider(cfg ProviderConfig, store *oauthstore.Store, keys *keyring.Keyr
 	}
 	idSigner := signer{keys: keys, alg: keyring.RS256, clock: clk}
 	hmacStrategy := compose.NewOAuth2HMACStrategy(fc)
+	accessSigner := signer{keys: keys, alg: accessAlg, clock: clk}
+	accessStrategy := accessTokenStrategy{&oauth2.DefaultJWTStrategy{
+		Signer: accessSigner, HMACSHAStrategy: hmacStrategy, Config: fc,
+	}, clk, newVerifier(accessSigner)}
+	stateless := stateless{verifier: accessStrategy.verifier, store: store}
 	strategy := &compose.CommonStrategy{
-		CoreStrategy: accessTokenStrategy{&oauth2.DefaultJWTStrategy{
-			Signer: signer{keys: keys, alg: accessAlg, clock: clk}, HMACSHAStrategy: hmacStrategy, Config: fc,
-		}, clk},
+		CoreStrategy:               accessStrategy,
 		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: idSigner, Config: fc},
 		Signer:                     idSigner,
 	}
 	p := compose.Compose(fc, store, strategy,
 		compose.OAuth2AuthorizeExplicitFactory,
 		compose.OAuth2RefreshTokenGrantFactory,
-		compose.OAuth2ClientCredentialsGrantFactory,
+		clientCredentialsFactory(accessStrategy),
 		compose.OAuth2PKCEFactory,
 		compose.OpenIDConnectExplicitFactory,
 		compose.OpenIDConnectRefreshFactory,
-		compose.OAuth2TokenIntrospectionFactory,
-		compose.OAuth2TokenRevocationFactory,
+		introspectionFactory(stateless),
+		revocationFactory(stateless),
 	)
 	return p, idSigner, nil
 }

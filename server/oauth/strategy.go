@@ -16,6 +16,8 @@ import (
 type accessTokenStrategy struct {
 	*oauth2.DefaultJWTStrategy
 	clock clock
+	// verifier remembers verified signatures (see verifier).
+	verifier *verifier
 }
 
 // ValidateAccessToken verifies the signature and the time claims with the
@@ -23,7 +25,7 @@ type accessTokenStrategy struct {
 // token issued by a replica whose clock runs a second ahead would be refused
 // by the others until their clocks catch up).
 func (s accessTokenStrategy) ValidateAccessToken(ctx context.Context, _ fosite.Requester, token string) error {
-	if _, err := s.Signer.Decode(ctx, token); err != nil {
+	if _, _, err := s.verifier.verify(ctx, token); err != nil {
 		return rfcError(err)
 	}
 	return nil

@@ -7,11 +7,13 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/tollgate/tollgate/server/audit"
+	"github.com/tollgate/tollgate/storage/oauthstore"
 )
 
 // token is the token endpoint (RFC 6749 §3.2).
 func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	// The memo saves the second read of the code (see oauthstore.WithMemo).
+	ctx := oauthstore.WithMemo(r.Context())
 	ar, err := h.Provider.NewAccessRequest(ctx, r, NewSession())
 	if err != nil {
 		h.accessError(w, r, ar, err)

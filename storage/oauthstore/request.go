@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"reflect"
 	"time"
 
 	"github.com/ory/fosite"
@@ -105,4 +106,47 @@ func (s *Store) decodeToken(ctx context.Context, t storage.Token, session fosite
 		Form:              sr.Form,
 		Session:           session,
 	}, nil
+}
+
+// cachedToken is a cached access token record and, once a caller asked for
+// it with a session, the request decoded from it (the record's data is then
+// dropped, to keep the cache small).
+type cachedToken struct {
+	token   storage.Token
+	request *fosite.Request // nil until decoded with a session; its session is never handed out
+}
+
+// serves reports whether the cached entry can answer a caller that wants
+// the session in a value like session (nil: no session wanted).
+func (c cachedToken) serves(session fosite.Session) bool {
+	return c.request == nil || session == nil || reflect.TypeOf(c.request.Session) == reflect.TypeOf(session)
+}
+
+// decodeCached returns the token's request with its session in a value of
+// session's type: from the cached decoding when there is one (a copy, with
+// a clone of the session, so callers never share state), else decoded from
+// the record. The client is loaded on every call either way, so a deleted
+// client's tokens stop working. decoded is what may be cached: a request
+// whose session no caller holds.
+func (s *Store) decodeCached(ctx context.Context, c cachedToken, session fosite.Session) (r *fosite.Request, decoded *fosite.Request, err error) {
+	if c.request != nil {
+		client, err := s.GetClient(ctx, c.request.Client.GetID())
+		if err != nil {
+			return nil, nil, err
+		}
+		r := *c.request
+		r.Client = client
+		r.Session = nil
+		if session != nil {
+			r.Session = c.request.Session.Clone()
+		}
+		return &r, c.request, nil
+	}
+	r, err = s.decodeToken(ctx, c.token, session)
+	if err != nil || session == nil {
+		return r, nil, err
+	}
+	kept := *r
+	kept.Session = session.Clone()
+	return r, &kept, nil
 }

@@ -29,7 +29,7 @@ func (e *UnavailableError) Unwrap() error { return e.Err }
 type Store struct {
 	store   storage.Store
 	clients *cache[storage.Client]
-	tokens  *cache[storage.Token] // access tokens, by signature
+	tokens  *cache[cachedToken] // access tokens, by signature
 }
 
 var (
@@ -43,7 +43,7 @@ var (
 
 // New returns the adapter over store.
 func New(store storage.Store) *Store {
-	return &Store{store: store, clients: newCache[storage.Client](), tokens: newCache[storage.Token]()}
+	return &Store{store: store, clients: newCache[storage.Client](), tokens: newCache[cachedToken]()}
 }
 
 // mapErr turns storage errors into the errors fosite expects.
@@ -117,7 +117,7 @@ func (s *Store) create(ctx context.Context, kind storage.TokenKind, signature st
 
 // get loads an artifact; inactive ones are returned together with ErrInactive.
 func (s *Store) get(ctx context.Context, kind storage.TokenKind, signature string, session fosite.Session) (*fosite.Request, storage.Token, error) {
-	t, err := s.store.GetToken(ctx, kind, signature)
+	t, err := s.getToken(ctx, kind, signature)
 	if err != nil {
 		return nil, t, mapErr("get "+string(kind), err)
 	}
@@ -177,28 +177,37 @@ func (s *Store) CreateAccessTokenSession(ctx context.Context, signature string, 
 }
 
 // GetAccessTokenSession returns the request of a live access token. A token
-// whose ID is on the revocation list reads as not found. The record is
-// cached for a minute (introspection and userinfo read it on every call);
-// the revocation list is not.
+// whose ID is on the revocation list reads as not found. The record, and the
+// request decoded from it, are cached for a minute (introspection and
+// userinfo read it on every call); the client and the revocation list are
+// read on every call (see decodeCached).
 func (s *Store) GetAccessTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
-	t, ok := s.tokens.get(signature)
+	c, ok := s.tokens.get(signature)
+	if ok && !c.serves(session) {
+		ok = false
+	}
 	if !ok {
-		var err error
-		if t, err = s.store.GetToken(ctx, storage.KindAccessToken, signature); err != nil {
+		t, err := s.store.GetToken(ctx, storage.KindAccessToken, signature)
+		if err != nil {
 			return nil, mapErr("get access token", err)
 		}
-		// Only tokens with an ID can be checked against the revocation
-		// list, so only those may be served from the cache.
-		if t.Active && t.JTI != "" {
-			s.tokens.put(signature, t, min(tokenCacheTTL, time.Until(t.ExpiresAt)))
-		}
+		c = cachedToken{token: t}
 	}
+	t := c.token
 	if !t.Active {
 		return nil, fosite.ErrNotFound
 	}
-	r, err := s.decodeToken(ctx, t, session)
+	r, decoded, err := s.decodeCached(ctx, c, session)
 	if err != nil {
 		return nil, err
+	}
+	// Only tokens with an ID can be checked against the revocation list,
+	// so only those may be served from the cache.
+	if !ok && t.JTI != "" {
+		if decoded != nil {
+			t.Data = nil
+		}
+		s.tokens.put(signature, cachedToken{token: t, request: decoded}, min(tokenCacheTTL, time.Until(t.ExpiresAt)))
 	}
 	if t.JTI != "" {
 		revoked, err := s.store.IsRevoked(ctx, t.JTI)

@@ -141,26 +141,20 @@ func (s *Store) IsRevoked(ctx context.Context, jti string) (bool, error) {
 	return s.Store.IsRevoked(ctx, jti)
 }
 
-// lookup reads the jti's key and the marker in one round trip.
+// lookup reads the jti's key and the marker in one round trip, with one
+// MGET (cheaper than a pipeline of two commands: it runs on every
+// introspection and userinfo call).
 func (s *Store) lookup(ctx context.Context, jti string) (revoked bool, marker string, err error) {
-	pipe := s.rdb.Pipeline()
-	exists := pipe.Exists(ctx, s.revokedKey(jti))
-	get := pipe.Get(ctx, s.markerKey())
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	vals, err := s.rdb.MGet(ctx, s.revokedKey(jti), s.markerKey()).Result()
+	if err != nil || len(vals) != 2 {
 		s.failed()
+		if err == nil {
+			err = fmt.Errorf("redis MGET: %d values, want 2", len(vals))
+		}
 		return false, "", err
 	}
-	n, err := exists.Result()
-	if err != nil {
-		s.failed()
-		return false, "", err
-	}
-	marker, err = get.Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		s.failed()
-		return false, "", err
-	}
-	return n > 0, marker, nil
+	marker, _ = vals[1].(string)
+	return vals[0] != nil, marker, nil
 }
 
 func isSeeding(marker string) bool {
