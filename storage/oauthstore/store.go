@@ -5,6 +5,8 @@ package oauthstore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -316,22 +318,39 @@ func (s *Store) DeletePKCERequestSession(ctx context.Context, signature string) 
 	return s.delete(ctx, storage.KindPKCE, signature)
 }
 
-// CreateOpenIDConnectSession stores the OpenID request of a code.
-func (s *Store) CreateOpenIDConnectSession(ctx context.Context, code string, r fosite.Requester) error {
-	return s.create(ctx, storage.KindOpenIDSession, code, r)
+// fosite keys the OpenID request of a code by the code itself, not by its
+// signature as it does the code and its PKCE challenge; openIDKey hashes
+// it, so that no usable code sits in the database in clear.
+func openIDKey(code string) string {
+	sum := sha256.Sum256([]byte(code))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// GetOpenIDConnectSession loads the OpenID request of a code.
+// CreateOpenIDConnectSession stores the OpenID request of a code.
+func (s *Store) CreateOpenIDConnectSession(ctx context.Context, code string, r fosite.Requester) error {
+	return s.create(ctx, storage.KindOpenIDSession, openIDKey(code), r)
+}
+
+// GetOpenIDConnectSession loads the OpenID request of a code. A request
+// stored under the code itself, by a replica of a release before this one
+// during an upgrade, is still found (codes live a minute or so).
 func (s *Store) GetOpenIDConnectSession(ctx context.Context, code string, r fosite.Requester) (fosite.Requester, error) {
-	req, _, err := s.get(ctx, storage.KindOpenIDSession, code, r.GetSession())
+	req, _, err := s.get(ctx, storage.KindOpenIDSession, openIDKey(code), r.GetSession())
+	if errors.Is(err, fosite.ErrNotFound) {
+		req, _, err = s.get(ctx, storage.KindOpenIDSession, code, r.GetSession())
+	}
 	if err != nil {
 		return nil, err
 	}
 	return req, nil
 }
 
-// DeleteOpenIDConnectSession removes the OpenID request of a code.
+// DeleteOpenIDConnectSession removes the OpenID request of a code, under
+// either key.
 func (s *Store) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
+	if err := s.delete(ctx, storage.KindOpenIDSession, openIDKey(code)); err != nil {
+		return err
+	}
 	return s.delete(ctx, storage.KindOpenIDSession, code)
 }
 
