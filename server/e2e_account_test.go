@@ -120,12 +120,7 @@ func TestAccountProfile(t *testing.T) {
 		ctx := context.Background()
 		cfg := e.oauthConfig(confidentialID, confidentialKey)
 		b := newBrowser(t)
-		a := newAuthRequest(cfg)
-		q := e.fullLogin(b, a)
-		tok, err := cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(a.verifier))
-		if err != nil {
-			t.Fatal(err)
-		}
+		tok := e.signInWith(b, cfg)
 		// Signed in already: the page opens at once.
 		p := b.get(e.issuer + "/account")
 		if p.status != http.StatusOK || p.url.Path != "/account" {
@@ -161,8 +156,8 @@ func TestAccountProfile(t *testing.T) {
 		}
 		// A new sign-in from the same browser needs no password, and its
 		// ID token carries the new name.
-		a = newAuthRequest(cfg)
-		q = callback(t, b.get(a.url), e.issuer)
+		a := newAuthRequest(cfg)
+		q := callback(t, b.get(a.url), e.issuer)
 		next, err := cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(a.verifier))
 		if err != nil {
 			t.Fatal(err)
@@ -308,12 +303,7 @@ func TestAccountDelete(t *testing.T) {
 		ctx := context.Background()
 		cfg := e.oauthConfig(confidentialID, confidentialKey)
 		b := newBrowser(t)
-		a := newAuthRequest(cfg)
-		q := e.fullLogin(b, a)
-		tok, err := cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(a.verifier))
-		if err != nil {
-			t.Fatal(err)
-		}
+		tok := e.signInWith(b, cfg)
 		if _, err := e.store.GetConsent(ctx, e.user.ID, confidentialID); err != nil {
 			t.Fatalf("consent before deleting: %v", err)
 		}
@@ -540,12 +530,7 @@ func TestAccountStorageOutage(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
 		cfg := e.oauthConfig(confidentialID, confidentialKey)
 		b := newBrowser(t)
-		a := newAuthRequest(cfg)
-		q := e.fullLogin(b, a)
-		tok, err := cfg.Exchange(context.Background(), q.Get("code"), oauth2.VerifierOption(a.verifier))
-		if err != nil {
-			t.Fatal(err)
-		}
+		tok := e.signInWith(b, cfg)
 		p := b.get(e.issuer + "/account")
 		if err := e.store.Close(); err != nil {
 			t.Fatal(err)

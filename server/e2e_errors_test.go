@@ -230,15 +230,9 @@ func TestUserinfoErrors(t *testing.T) {
 // unregistered one is refused.
 func TestLogout(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
-		ctx := context.Background()
 		cfg := e.oauthConfig(confidentialID, confidentialKey)
 		b := newBrowser(t)
-		a := newAuthRequest(cfg)
-		q := e.fullLogin(b, a)
-		tok, err := cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(a.verifier))
-		if err != nil {
-			t.Fatal(err)
-		}
+		tok := e.signInWith(b, cfg)
 		idToken, _ := tok.Extra("id_token").(string)
 
 		bad := b.get(e.issuer + "/logout?" + url.Values{"id_token_hint": {idToken}, "post_logout_redirect_uri": {"https://rp.example/elsewhere"}}.Encode())

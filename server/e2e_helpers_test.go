@@ -119,43 +119,7 @@ func newEnvWith(t *testing.T, backend string, store storage.Store, accessAlg str
 	ts.Start()
 	t.Cleanup(ts.Close)
 
-	secretHash, err := hasher.Hash(confidentialKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now().UTC()
-	for _, c := range []storage.Client{
-		{
-			ID: confidentialID, SecretHash: secretHash, Name: "Web App",
-			RedirectURIs: []string{callbackURL}, PostLogoutRedirectURIs: []string{postLogoutURL},
-			GrantTypes: []string{"authorization_code", "refresh_token", "client_credentials"},
-			Scopes:     []string{"openid", "profile", "email", "offline_access", "api:read"},
-			WebOrigins: []string{webappOrigin},
-			CreatedAt:  now, UpdatedAt: now,
-		},
-		{
-			ID: publicID, Name: "Single Page App", Public: true, SkipConsent: true,
-			RedirectURIs: []string{callbackURL}, WebOrigins: []string{spaOrigin},
-			GrantTypes: []string{"authorization_code", "refresh_token"},
-			Scopes:     []string{"openid", "profile", "email", "offline_access"},
-			CreatedAt:  now, UpdatedAt: now,
-		},
-	} {
-		if err := store.CreateClient(ctx, c); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pwHash, err := hasher.Hash(testPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	user := storage.User{
-		ID: "3f1c1b9e-1111-4a4a-9c9c-000000000001", Email: testEmail, EmailVerified: true,
-		Name: "Ada Lovelace", PasswordHash: pwHash, CreatedAt: now, UpdatedAt: now,
-	}
-	if err := store.CreateUser(ctx, user); err != nil {
-		t.Fatal(err)
-	}
+	user := seedClientsAndUser(t, store, hasher)
 	return &env{t: t, issuer: issuer, store: store, keys: keys, user: user, server: ts, logs: logs, backend: backend}
 }
 
@@ -453,8 +417,15 @@ func s256(verifier string) string {
 // signIn runs a whole sign-in for cfg's client and exchanges the code.
 func (e *env) signIn(cfg *oauth2.Config) *oauth2.Token {
 	e.t.Helper()
+	return e.signInWith(newBrowser(e.t), cfg)
+}
+
+// signInWith signs in at b, consenting, and exchanges the code; b keeps
+// the session.
+func (e *env) signInWith(b *browser, cfg *oauth2.Config) *oauth2.Token {
+	e.t.Helper()
 	a := newAuthRequest(cfg)
-	q := e.fullLogin(newBrowser(e.t), a)
+	q := e.fullLogin(b, a)
 	tok, err := cfg.Exchange(context.Background(), q.Get("code"), oauth2.VerifierOption(a.verifier))
 	if err != nil {
 		e.t.Fatal(err)

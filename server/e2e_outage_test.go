@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,15 +14,9 @@ import (
 // that was not stored, and /readyz says so; /healthz stays up.
 func TestStorageOutageIs503(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
-		ctx := context.Background()
 		cfg := e.oauthConfig(confidentialID, confidentialKey)
 		b := newBrowser(t)
-		a := newAuthRequest(cfg)
-		q := e.fullLogin(b, a)
-		tok, err := cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(a.verifier))
-		if err != nil {
-			t.Fatal(err)
-		}
+		tok := e.signInWith(b, cfg)
 		loginPage := b.get(newAuthRequest(cfg, oauth2.SetAuthURLParam("prompt", "login")).url)
 		action, loginForm := loginPage.form(t, "password")
 		// A client_credentials token is not stored (it is stateless), so

@@ -93,7 +93,8 @@ func newHasher(t *testing.T) *passwords.Hasher {
 	return h
 }
 
-// seedClientsAndUser stores the clients and the user newEnvWith stores.
+// seedClientsAndUser stores the clients and the user every test server
+// starts with: a confidential web app, a public single-page app, and Ada.
 func seedClientsAndUser(t *testing.T, store storage.Store, hasher *passwords.Hasher) storage.User {
 	t.Helper()
 	ctx := context.Background()
@@ -108,6 +109,14 @@ func seedClientsAndUser(t *testing.T, store storage.Store, hasher *passwords.Has
 			RedirectURIs: []string{callbackURL}, PostLogoutRedirectURIs: []string{postLogoutURL},
 			GrantTypes: []string{"authorization_code", "refresh_token", "client_credentials"},
 			Scopes:     []string{"openid", "profile", "email", "offline_access", "api:read"},
+			WebOrigins: []string{webappOrigin},
+			CreatedAt:  now, UpdatedAt: now,
+		},
+		{
+			ID: publicID, Name: "Single Page App", Public: true, SkipConsent: true,
+			RedirectURIs: []string{callbackURL}, WebOrigins: []string{spaOrigin},
+			GrantTypes: []string{"authorization_code", "refresh_token"},
+			Scopes:     []string{"openid", "profile", "email", "offline_access"},
 			CreatedAt:  now, UpdatedAt: now,
 		},
 	} {

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"github.com/tollgate/tollgate/keyring"
 	"net/http"
 	"net/url"
 	"slices"
@@ -11,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tollgate/tollgate/keyring"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
