@@ -27,6 +27,7 @@ type options struct {
 	out      string
 	big      int
 	only     *regexp.Regexp // when set, only the scenarios it matches run
+	profile  string         // when set, a CPU profile of the server per scenario is written here
 }
 
 // wants reports whether the scenario named name is to run.
@@ -40,7 +41,8 @@ func main() {
 	flag.IntVar(&o.workers, "workers", 16, "concurrent clients")
 	flag.StringVar(&o.out, "out", "docs/benchmarks.md", "where to write the report (empty: do not write)")
 	flag.IntVar(&o.big, "big", 1_000_000, "users and live refresh tokens in the large-database scenarios (0: skip them)")
-	only := flag.String("only", "", "run only the scenarios whose name matches this regular expression, without the reference measurements, the start-up times and the other servers (for quick before/after comparisons)")
+	only := flag.String("only", "", "run only the scenarios whose name matches this regular expression, without the start-up times and the other servers (for quick before/after comparisons)")
+	flag.StringVar(&o.profile, "profile", "", "directory to write a CPU profile of the server for each scenario (go tool pprof <file>)")
 	flag.Parse()
 	if *only != "" {
 		o.only = regexp.MustCompile(*only)
@@ -63,9 +65,11 @@ func envOr(key, def string) string {
 func run(ctx context.Context, o options) error {
 	var ref references
 	var startup startupTimes
+	// The references take a few seconds and give the relative targets
+	// their meaning, so they are measured even for a partial run.
+	ref = measureReferences()
+	fmt.Printf("reference: %.0f RS256 signatures/s, %.0f argon2id hashes/s (%d cores)\n", ref.signaturesPerSec, ref.hashesPerSec, runtime.NumCPU())
 	if o.only == nil {
-		ref = measureReferences()
-		fmt.Printf("reference: %.0f RS256 signatures/s, %.0f argon2id hashes/s (%d cores)\n", ref.signaturesPerSec, ref.hashesPerSec, runtime.NumCPU())
 		var err error
 		if startup, err = embeddedStartup(ctx); err != nil {
 			return err

@@ -182,6 +182,8 @@ func attack(t *target, o options, name string, tr vegeta.Targeter) outcome {
 	a := vegeta.NewAttacker(vegeta.Workers(uint64(o.workers)), vegeta.MaxWorkers(uint64(o.workers)),
 		vegeta.Connections(o.workers), vegeta.KeepAlive(true), vegeta.Timeout(30*time.Second), vegeta.Redirects(vegeta.NoFollow))
 	t.resetPeakRSS()
+	profiled := t.startProfile(o.profile, name, o.duration)
+	defer profiled()
 	cpu := t.cpuTime()
 	var m vegeta.Metrics
 	for res := range a.Attack(tr, vegeta.Rate{Freq: 0, Per: time.Second}, o.duration, name) {
@@ -201,6 +203,8 @@ func flow(t *target, o options, name string, fn func(worker int) error) outcome 
 		return outcome{}
 	}
 	t.resetPeakRSS()
+	profiled := t.startProfile(o.profile, name, o.duration)
+	defer profiled()
 	cpu := t.cpuTime()
 	results := make(chan *vegeta.Result, 1024)
 	deadline := time.Now().Add(o.duration)

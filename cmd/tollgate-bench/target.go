@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -34,6 +35,7 @@ type target struct {
 	adminDB string // the server's maintenance database, for CREATE/DROP
 	cmd     *exec.Cmd
 	logs    bytes.Buffer
+	pprof   string // the server's private metrics and pprof address, when profiling
 }
 
 // benchSecret is the system secret of the throwaway deployment.
@@ -90,6 +92,12 @@ func startTarget(ctx context.Context, o options, env ...string) (*target, error)
 		"TOLLGATE_CODE_LIFETIME=30m",
 		"TOLLGATE_DATA_DIR="+dir,
 	)
+	if o.profile != "" {
+		if t.pprof, err = freeAddr(); err != nil {
+			return nil, err
+		}
+		t.environ = append(t.environ, "TOLLGATE_METRICS_LISTEN="+t.pprof)
+	}
 	t.environ = append(t.environ, env...)
 	if _, err := t.cli(ctx, "", "migrate", "up"); err != nil {
 		return nil, err
@@ -148,6 +156,36 @@ func (t *target) cliJSON(ctx context.Context, v any, stdin string, args ...strin
 		return err
 	}
 	return json.Unmarshal(out, v)
+}
+
+// startProfile records a CPU profile of the server for d into dir/name.pprof
+// when profiling; the returned function waits for it to be written.
+func (t *target) startProfile(dir, name string, d time.Duration) (wait func()) {
+	if t.pprof == "" || d < 2*time.Second {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", t.pprof, int((d - time.Second).Seconds()))
+		resp, err := http.Get(url)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "profile:", err)
+			return
+		}
+		defer resp.Body.Close()
+		file := filepath.Join(dir, strings.NewReplacer(" ", "_", "/", "_", "→", "-", "(", "", ")", "").Replace(name)+".pprof")
+		out, err := os.Create(file)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "profile:", err)
+			return
+		}
+		defer out.Close()
+		if _, err := io.Copy(out, resp.Body); err != nil {
+			fmt.Fprintln(os.Stderr, "profile:", err)
+		}
+	}()
+	return func() { <-done }
 }
 
 // resetPeakRSS starts a new peak-RSS measurement (Linux clear_refs 5).
