@@ -104,7 +104,8 @@ func TestConfidentialClientSignIn(t *testing.T) {
 
 // TestPublicClientPKCE signs in as a public client (no secret, PKCE only) with
 // consent skipped, and checks that PKCE is enforced: no challenge, a plain
-// challenge, and a wrong verifier are all refused.
+// challenge, and a wrong verifier are all refused, and a wrong verifier
+// spends the code.
 func TestPublicClientPKCE(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
@@ -127,6 +128,10 @@ func TestPublicClientPKCE(t *testing.T) {
 		q := e.fullLogin(b, a)
 		if _, err := cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(oauth2.GenerateVerifier())); err == nil {
 			t.Fatal("a wrong code_verifier was accepted")
+		}
+		// The failed attempt consumed the challenge: no second guess.
+		if _, err := cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(a.verifier)); err == nil {
+			t.Fatal("a code was redeemed after a wrong code_verifier")
 		}
 
 		a = newAuthRequest(cfg)

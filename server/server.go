@@ -123,7 +123,7 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 		r = root.PathPrefix(p).Subrouter()
 	}
 	protocol := &oauth.Handler{
-		Issuer: cfg.Issuer, Provider: provider, Signer: signer, Keys: keys, Store: store,
+		Issuer: cfg.Issuer, Provider: provider, OAuthStore: oauthStore, Signer: signer, Keys: keys, Store: store,
 		Sessions: sessions, Pending: pending, Pages: pages, Logger: cfg.Logger, Metrics: s.metrics,
 		SignupEnabled: signup, MFA: factors, MFARequired: cfg.MFARequired, Audit: s.audit,
 	}

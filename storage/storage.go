@@ -194,9 +194,27 @@ type KeyStore interface {
 	LockKeys(ctx context.Context) error
 }
 
+// TokenKey names one stored artifact.
+type TokenKey struct {
+	Kind      TokenKind
+	Signature string
+}
+
 // TokenStore holds OAuth artifacts by signature.
 type TokenStore interface {
 	CreateToken(ctx context.Context, t Token) error
+	// CreateTokens stores several artifacts in one round trip: those issued
+	// together, such as a code with its PKCE challenge and OpenID request,
+	// or an access token with its refresh token. ErrAlreadyExists if a kind
+	// and signature were taken; the others are stored all the same, so in
+	// a transaction the caller rolls back.
+	CreateTokens(ctx context.Context, ts []Token) error
+	// GetTokens returns those of the artifacts that exist, in any order, in
+	// one round trip.
+	GetTokens(ctx context.Context, keys []TokenKey) ([]Token, error)
+	// DeleteTokens removes those of the artifacts that exist, in one round
+	// trip; absent ones are no error.
+	DeleteTokens(ctx context.Context, keys []TokenKey) error
 	// GetToken returns the token whether active or not; ErrNotFound if absent.
 	GetToken(ctx context.Context, kind TokenKind, signature string) (Token, error)
 	// DeactivateToken marks an active token used. It returns ErrInactive when

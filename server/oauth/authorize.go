@@ -171,7 +171,13 @@ func (h *Handler) handleAuthorize(w http.ResponseWriter, r *http.Request, handle
 	if len(ar.GetGrantedAudience()) == 0 {
 		ar.GrantAudience(client.ID)
 	}
+	// The code, its PKCE challenge and its OpenID request are written in
+	// one statement when the unit finishes.
+	ctx = oauthstore.WithUnit(ctx, "")
 	resp, err := h.Provider.NewAuthorizeResponse(ctx, ar, h.newSession(user, sess, requestedAt, ar.GetGrantedScopes()))
+	if err == nil {
+		err = h.OAuthStore.Finish(ctx)
+	}
 	if err != nil {
 		h.authorizeError(w, r, ar, err)
 		return

@@ -33,14 +33,17 @@ type Store interface {
 type Handler struct {
 	Issuer   string
 	Provider fosite.OAuth2Provider
-	Signer   jwt.Signer
-	Keys     *keyring.Keyring
-	Store    Store
-	Sessions *session.Manager
-	Pending  *authflow.Store
-	Pages    *templates.Renderer
-	Logger   *slog.Logger
-	Metrics  *metrics.Metrics
+	// OAuthStore is the storage fosite was built on; the endpoints finish
+	// its units of work (oauthstore.WithUnit).
+	OAuthStore *oauthstore.Store
+	Signer     jwt.Signer
+	Keys       *keyring.Keyring
+	Store      Store
+	Sessions   *session.Manager
+	Pending    *authflow.Store
+	Pages      *templates.Renderer
+	Logger     *slog.Logger
+	Metrics    *metrics.Metrics
 	// SignupEnabled lets prompt=create send users to the sign-up page.
 	SignupEnabled bool
 	// MFA, when set, makes users with a second factor give it, and sends

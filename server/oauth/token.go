@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -12,11 +13,17 @@ import (
 
 // token is the token endpoint (RFC 6749 §3.2).
 func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
-	// The memo saves the second read of the code (see oauthstore.WithMemo).
-	ctx := oauthstore.WithMemo(r.Context())
+	// The unit gathers the request's storage calls into fewer round trips
+	// (see oauthstore.WithUnit); for a code, it reads the code and what it
+	// carries at once. fosite parses the form the same way.
+	var code string
+	if r.ParseForm() == nil && r.PostForm.Get("grant_type") == "authorization_code" {
+		code = r.PostForm.Get("code")
+	}
+	ctx := oauthstore.WithUnit(r.Context(), code)
 	ar, err := h.Provider.NewAccessRequest(ctx, r, NewSession())
 	if err != nil {
-		h.accessError(w, r, ar, err)
+		h.accessError(ctx, w, r, ar, err)
 		return
 	}
 	if ar.GetGrantTypes().ExactOne("client_credentials") {
@@ -32,8 +39,11 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	resp, err := h.Provider.NewAccessResponse(ctx, ar)
+	if err == nil {
+		err = h.OAuthStore.Finish(ctx)
+	}
 	if err != nil {
-		h.accessError(w, r, ar, err)
+		h.accessError(ctx, w, r, ar, err)
 		return
 	}
 	h.Provider.WriteAccessResponse(ctx, w, ar, resp)
@@ -41,7 +51,12 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	h.Audit.Record(ctx, r, grantEvent(r, audit.TokenIssued, "", ar))
 }
 
-func (h *Handler) accessError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
+func (h *Handler) accessError(ctx context.Context, w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
+	// A failed request still consumes what fosite deleted (a PKCE
+	// challenge checked against a wrong verifier).
+	if ferr := h.OAuthStore.Finish(ctx); ferr != nil && !unavailable(err) {
+		err = ferr
+	}
 	switch {
 	case unavailable(err):
 		h.writeUnavailableJSON(w, r, err)

@@ -95,8 +95,8 @@ func TestAccessTokenDecodingCached(t *testing.T) {
 	}
 }
 
-// The memo of a token request spares its second read of the code, and
-// nothing else: another request (another memo) sees the code used.
+// The unit of a token request spares its second read of the code, and
+// nothing else: another request (another unit) sees the code used.
 func TestCodeMemoIsPerRequest(t *testing.T) {
 	ctx := context.Background()
 	backend := testbackend.SQLite(t)
@@ -115,17 +115,17 @@ func TestCodeMemoIsPerRequest(t *testing.T) {
 	if err := s.CreateAuthorizeCodeSession(ctx, "code-1", req); err != nil {
 		t.Fatal(err)
 	}
-	first := WithMemo(ctx)
+	first := WithUnit(ctx, "")
 	if _, err := s.GetAuthorizeCodeSession(first, "code-1", newTestSession()); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.InvalidateAuthorizeCodeSession(first, "code-1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetAuthorizeCodeSession(WithMemo(ctx), "code-1", newTestSession()); !errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
+	if _, err := s.GetAuthorizeCodeSession(WithUnit(ctx, ""), "code-1", newTestSession()); !errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
 		t.Fatalf("a used code read by another request: %v", err)
 	}
-	if err := s.InvalidateAuthorizeCodeSession(WithMemo(ctx), "code-1"); !errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
+	if err := s.InvalidateAuthorizeCodeSession(WithUnit(ctx, ""), "code-1"); !errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
 		t.Fatalf("a second redemption: %v", err)
 	}
 }

@@ -114,7 +114,7 @@ func (s *Store) create(ctx context.Context, kind storage.TokenKind, signature st
 	if err != nil {
 		return err
 	}
-	return mapErr("create "+string(kind), s.store.CreateToken(ctx, t))
+	return mapErr("create "+string(kind), s.createToken(ctx, t))
 }
 
 // get loads an artifact; inactive ones are returned together with ErrInactive.
@@ -170,7 +170,10 @@ func (s *Store) InvalidateAuthorizeCodeSession(ctx context.Context, signature st
 	if errors.Is(err, storage.ErrInactive) {
 		return fosite.ErrInvalidatedAuthorizeCode
 	}
-	return mapErr("invalidate code", err)
+	if err != nil {
+		return mapErr("invalidate code", err)
+	}
+	return s.consumeCode(ctx, signature)
 }
 
 // CreateAccessTokenSession stores an access token by its JWT signature.
@@ -315,7 +318,7 @@ func (s *Store) GetPKCERequestSession(ctx context.Context, signature string, ses
 
 // DeletePKCERequestSession removes the PKCE challenge of a redeemed code.
 func (s *Store) DeletePKCERequestSession(ctx context.Context, signature string) error {
-	return s.delete(ctx, storage.KindPKCE, signature)
+	return s.drop(ctx, storage.KindPKCE, signature)
 }
 
 // fosite keys the OpenID request of a code by the code itself, not by its
@@ -348,14 +351,18 @@ func (s *Store) GetOpenIDConnectSession(ctx context.Context, code string, r fosi
 // DeleteOpenIDConnectSession removes the OpenID request of a code, under
 // either key.
 func (s *Store) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
-	if err := s.delete(ctx, storage.KindOpenIDSession, openIDKey(code)); err != nil {
+	if err := s.drop(ctx, storage.KindOpenIDSession, openIDKey(code)); err != nil {
 		return err
 	}
-	return s.delete(ctx, storage.KindOpenIDSession, code)
+	return s.drop(ctx, storage.KindOpenIDSession, code)
 }
 
 // BeginTX starts a transaction that the following calls with ctx join.
+// Artifacts the request created before it are written first, outside it.
 func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
+	if err := s.flushQueued(ctx); err != nil {
+		return ctx, mapErr("create tokens", err)
+	}
 	ctx, err := s.store.BeginTx(ctx)
 	if err != nil {
 		return ctx, &UnavailableError{Err: err}
@@ -363,13 +370,21 @@ func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
 	return ctx, nil
 }
 
-// Commit commits the transaction in ctx.
+// Commit writes the artifacts created in the transaction in ctx, in one
+// statement, and commits it.
 func (s *Store) Commit(ctx context.Context) error {
+	if err := s.flushQueued(ctx); err != nil {
+		_ = s.store.Rollback(ctx)
+		return mapErr("create tokens", err)
+	}
 	if err := s.store.Commit(ctx); err != nil {
 		return &UnavailableError{Err: err}
 	}
 	return nil
 }
 
-// Rollback aborts the transaction in ctx.
-func (s *Store) Rollback(ctx context.Context) error { return s.store.Rollback(ctx) }
+// Rollback aborts the transaction in ctx and what was created in it.
+func (s *Store) Rollback(ctx context.Context) error {
+	s.forgetQueued(ctx)
+	return s.store.Rollback(ctx)
+}

@@ -34,6 +34,58 @@ func (s *Store) CreateToken(ctx context.Context, t storage.Token) error {
 	return nil
 }
 
+// CreateTokens stores several artifacts with one multi-row INSERT; as in
+// CreateToken, a taken key inserts nothing for that row and fails nothing.
+func (s *Store) CreateTokens(ctx context.Context, ts []storage.Token) error {
+	if len(ts) == 0 {
+		return nil
+	}
+	rows := make([]tokenRow, len(ts))
+	for i, t := range ts {
+		rows[i] = tokenToRow(t)
+	}
+	res := s.db(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&rows)
+	if res.Error != nil {
+		return wrap(res.Error, "create %d tokens", len(ts))
+	}
+	if res.RowsAffected < int64(len(ts)) {
+		return fmt.Errorf("create %d tokens: %w", len(ts), storage.ErrAlreadyExists)
+	}
+	return nil
+}
+
+// GetTokens loads the artifacts of keys that exist.
+func (s *Store) GetTokens(ctx context.Context, keys []storage.TokenKey) ([]storage.Token, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	var rows []tokenRow
+	err := s.db(ctx).Where("(kind, signature) IN ?", keyValues(keys)).Find(&rows).Error
+	if err != nil {
+		return nil, wrap(err, "get %d tokens", len(keys))
+	}
+	return tokens(rows), nil
+}
+
+// DeleteTokens removes the artifacts of keys that exist.
+func (s *Store) DeleteTokens(ctx context.Context, keys []storage.TokenKey) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	err := s.db(ctx).Where("(kind, signature) IN ?", keyValues(keys)).Delete(&tokenRow{}).Error
+	return wrap(err, "delete %d tokens", len(keys))
+}
+
+// keyValues turns keys into the row values of an IN list, which both
+// PostgreSQL and SQLite match against the primary key.
+func keyValues(keys []storage.TokenKey) [][]any {
+	v := make([][]any, len(keys))
+	for i, k := range keys {
+		v[i] = []any{string(k.Kind), k.Signature}
+	}
+	return v
+}
+
 // GetToken loads an artifact, active or not.
 func (s *Store) GetToken(ctx context.Context, kind storage.TokenKind, signature string) (storage.Token, error) {
 	var row tokenRow

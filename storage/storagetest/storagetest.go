@@ -36,6 +36,7 @@ var subtests = []subtest{
 	{"KeyCRUD", testKeyCRUD},
 	{"KeyUpdate", testKeyUpdate},
 	{"TokenCRUD", testTokenCRUD},
+	{"TokenBatches", testTokenBatches},
 	{"TokenDeactivate", testTokenDeactivate},
 	{"TokenConcurrentRedemption", testTokenConcurrentRedemption},
 	{"TokenConcurrentRedemptionInTx", testTokenConcurrentRedemptionInTx},

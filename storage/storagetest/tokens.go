@@ -56,6 +56,52 @@ func testTokenCRUD(t *testing.T, s storage.Store) {
 	mustNil(t, "get pkce after deleting the code", err)
 }
 
+// testTokenBatches covers the several-at-once calls the token and
+// authorization endpoints use to save round trips.
+func testTokenBatches(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	sig := unique("sig")
+	code := newToken(storage.KindAuthorizeCode, sig, "req-b", "user-b")
+	pkce := newToken(storage.KindPKCE, sig, "req-b", "user-b")
+	oidc := newToken(storage.KindOpenIDSession, unique("oidc"), "req-b", "user-b")
+	key := func(t storage.Token) storage.TokenKey { return storage.TokenKey{Kind: t.Kind, Signature: t.Signature} }
+	missing := storage.TokenKey{Kind: storage.KindAccessToken, Signature: sig}
+
+	mustNil(t, "create none", s.CreateTokens(ctx, nil))
+	mustNil(t, "create three", s.CreateTokens(ctx, []storage.Token{code, pkce, oidc}))
+	got, err := s.GetTokens(ctx, []storage.TokenKey{key(code), missing, key(pkce), key(oidc)})
+	mustNil(t, "get three and a missing one", err)
+	sort.Slice(got, func(i, j int) bool { return tokenKey(got[i]) < tokenKey(got[j]) })
+	equal(t, "get three and a missing one", got, []storage.Token{code, oidc, pkce})
+	got, err = s.GetTokens(ctx, nil)
+	mustNil(t, "get none", err)
+	if len(got) != 0 {
+		t.Fatalf("get none: got %d tokens", len(got))
+	}
+
+	other := newToken(storage.KindAccessToken, unique("sig"), "req-b", "user-b")
+	mustIs(t, "create with a taken key", s.CreateTokens(ctx, []storage.Token{other, code}), storage.ErrAlreadyExists)
+
+	mustNil(t, "delete two and a missing one", s.DeleteTokens(ctx, []storage.TokenKey{key(pkce), missing, key(oidc)}))
+	mustNil(t, "delete again", s.DeleteTokens(ctx, []storage.TokenKey{key(pkce)}))
+	mustNil(t, "delete none", s.DeleteTokens(ctx, nil))
+	got, err = s.GetTokens(ctx, []storage.TokenKey{key(code), key(pkce), key(oidc)})
+	mustNil(t, "get after delete", err)
+	equal(t, "get after delete", got, []storage.Token{code})
+
+	// In a transaction that rolls back, nothing of a batch stays.
+	tx, err := s.BeginTx(ctx)
+	mustNil(t, "begin", err)
+	batch := []storage.Token{newToken(storage.KindAccessToken, unique("sig"), "req-tx", "user-b"), newToken(storage.KindRefreshToken, unique("sig"), "req-tx", "user-b")}
+	mustNil(t, "create in transaction", s.CreateTokens(tx, batch))
+	mustNil(t, "rollback", s.Rollback(tx))
+	got, err = s.GetTokens(ctx, []storage.TokenKey{key(batch[0]), key(batch[1])})
+	mustNil(t, "get after rollback", err)
+	if len(got) != 0 {
+		t.Fatalf("after rollback: %d of the batch stored", len(got))
+	}
+}
+
 func testTokenDeactivate(t *testing.T, s storage.Store) {
 	ctx := t.Context()
 	code := newToken(storage.KindAuthorizeCode, "sig-d", "req-d", "user-1")
