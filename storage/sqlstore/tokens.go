@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm/clause"
@@ -54,13 +55,18 @@ func (s *Store) CreateTokens(ctx context.Context, ts []storage.Token) error {
 	return nil
 }
 
-// GetTokens loads the artifacts of keys that exist.
+// GetTokens loads the artifacts of keys that exist. The keys are joined as
+// a VALUES list, so that each is one primary-key lookup: written as
+// "(kind, signature) IN (…)", PostgreSQL may pick the (kind, subject) index
+// and scan every row of a kind.
 func (s *Store) GetTokens(ctx context.Context, keys []storage.TokenKey) ([]storage.Token, error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
+	values, args := keyValues(keys)
 	var rows []tokenRow
-	err := s.db(ctx).Where("(kind, signature) IN ?", keyValues(keys)).Find(&rows).Error
+	err := s.db(ctx).Raw(`SELECT `+prefixed("t.", tokenColumns)+` FROM tokens t JOIN (`+values+`) AS k
+		ON t.kind = k.column1 AND t.signature = k.column2`, args...).Scan(&rows).Error
 	if err != nil {
 		return nil, wrap(err, "get %d tokens", len(keys))
 	}
@@ -72,18 +78,34 @@ func (s *Store) DeleteTokens(ctx context.Context, keys []storage.TokenKey) error
 	if len(keys) == 0 {
 		return nil
 	}
-	err := s.db(ctx).Where("(kind, signature) IN ?", keyValues(keys)).Delete(&tokenRow{}).Error
+	values, args := keyValues(keys)
+	err := s.db(ctx).Exec(`DELETE FROM tokens WHERE (kind, signature) IN (SELECT column1, column2 FROM (`+values+`) AS k)`, args...).Error
 	return wrap(err, "delete %d tokens", len(keys))
 }
 
-// keyValues turns keys into the row values of an IN list, which both
-// PostgreSQL and SQLite match against the primary key.
-func keyValues(keys []storage.TokenKey) [][]any {
-	v := make([][]any, len(keys))
+// keyValues returns keys as a VALUES list (columns column1 and column2 in
+// both PostgreSQL and SQLite) and its arguments.
+func keyValues(keys []storage.TokenKey) (string, []any) {
+	var b strings.Builder
+	args := make([]any, 0, 2*len(keys))
+	b.WriteString("VALUES ")
 	for i, k := range keys {
-		v[i] = []any{string(k.Kind), k.Signature}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?)")
+		args = append(args, string(k.Kind), k.Signature)
 	}
-	return v
+	return b.String(), args
+}
+
+// prefixed qualifies each of a comma-separated list of columns.
+func prefixed(prefix, columns string) string {
+	cols := strings.Split(columns, ", ")
+	for i, c := range cols {
+		cols[i] = prefix + c
+	}
+	return strings.Join(cols, ", ")
 }
 
 // GetToken loads an artifact, active or not.
