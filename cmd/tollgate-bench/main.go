@@ -201,7 +201,7 @@ func humanCount(n int) string {
 
 // print shows a row as soon as its scenario ends.
 func (o outcome) print() outcome {
-	fmt.Printf("%-52s %8.0f/s  p50 %-9v p99 %-9v errors %d  server CPU/op %v\n", o.Name, o.Throughput, o.P50.Round(10*time.Microsecond), o.P99.Round(10*time.Microsecond), o.Errors, o.CPUPerOp.Round(time.Microsecond))
+	fmt.Printf("%-52s %8.0f/s  p50 %-9v p99 %-9v errors %d  server CPU/op %v  machine CPU/op %v\n", o.Name, o.Throughput, o.P50.Round(10*time.Microsecond), o.P99.Round(10*time.Microsecond), o.Errors, o.CPUPerOp.Round(time.Microsecond), o.MachinePerOp.Round(time.Microsecond))
 	return o
 }
 

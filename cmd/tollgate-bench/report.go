@@ -57,10 +57,10 @@ func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 
 func (r *report) table() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n%-48s %10s %9s %9s %7s %9s %9s  %s\n", "scenario", "ops/s", "p50", "p99", "errors", "peak RSS", "CPU/op", "target")
+	fmt.Fprintf(&b, "\n%-48s %10s %9s %9s %7s %9s %9s %9s  %s\n", "scenario", "ops/s", "p50", "p99", "errors", "peak RSS", "CPU/op", "machine", "target")
 	for _, row := range r.rows {
-		fmt.Fprintf(&b, "%-48s %10.0f %9v %9v %7d %9s %9v  %s\n", row.Name, row.Throughput,
-			row.P50.Round(10*time.Microsecond), row.P99.Round(10*time.Microsecond), row.Errors, mib(row.PeakRSS), row.CPUPerOp.Round(time.Microsecond), row.Target)
+		fmt.Fprintf(&b, "%-48s %10.0f %9v %9v %7d %9s %9v %9v  %s\n", row.Name, row.Throughput,
+			row.P50.Round(10*time.Microsecond), row.P99.Round(10*time.Microsecond), row.Errors, mib(row.PeakRSS), row.CPUPerOp.Round(time.Microsecond), row.MachinePerOp.Round(time.Microsecond), row.Target)
 	}
 	fmt.Fprintf(&b, "\n%s\n", strings.Join(r.facts(), "\n"))
 	return b.String()
@@ -85,10 +85,10 @@ func (r *report) markdown() string {
 	b.WriteString("Written by `make bench` (cmd/tollgate-bench); do not edit by hand.\n\n")
 	fmt.Fprintf(&b, "Run on %s: %s, %d cores, %s, %s. Tollgate on PostgreSQL + Redis on the same machine; ", time.Now().UTC().Format("2006-01-02"), cpuModel(), runtime.NumCPU(), memTotal(), runtime.Version())
 	fmt.Fprintf(&b, "load from vegeta with %d concurrent clients over loopback, %v per scenario.\n\n", r.options.workers, r.options.duration)
-	b.WriteString("| Scenario | ops/s | p50 | p99 | Errors | Peak RSS | Server CPU/op | Target |\n|---|---:|---:|---:|---:|---:|---:|---|\n")
+	b.WriteString("| Scenario | ops/s | p50 | p99 | Errors | Peak RSS | Server CPU/op | Machine CPU/op | Target |\n|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, row := range r.rows {
-		fmt.Fprintf(&b, "| %s | %.0f | %v | %v | %d | %s | %v | %s |\n", row.Name, row.Throughput,
-			row.P50.Round(10*time.Microsecond), row.P99.Round(10*time.Microsecond), row.Errors, mib(row.PeakRSS), row.CPUPerOp.Round(time.Microsecond), row.Target)
+		fmt.Fprintf(&b, "| %s | %.0f | %v | %v | %d | %s | %v | %v | %s |\n", row.Name, row.Throughput,
+			row.P50.Round(10*time.Microsecond), row.P99.Round(10*time.Microsecond), row.Errors, mib(row.PeakRSS), row.CPUPerOp.Round(time.Microsecond), row.MachinePerOp.Round(time.Microsecond), row.Target)
 	}
 	b.WriteString("\n")
 	for _, f := range r.facts() {

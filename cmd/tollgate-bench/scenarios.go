@@ -32,7 +32,10 @@ type outcome struct {
 	Errors     uint64
 	PeakRSS    int64
 	CPUPerOp   time.Duration // the server's CPU time per successful operation
-	Target     string
+	// MachinePerOp is the CPU time of the whole machine (server, database,
+	// Redis, load generator, kernel) per successful operation.
+	MachinePerOp time.Duration
+	Target       string
 }
 
 // fixture is the seeded state the scenarios consume.
@@ -184,7 +187,7 @@ func attack(t *target, o options, name string, tr vegeta.Targeter) outcome {
 	t.resetPeakRSS()
 	profiled := t.startProfile(o.profile, name, o.duration)
 	defer profiled()
-	cpu := t.cpuTime()
+	cpu, machine := t.cpuTime(), machineBusy()
 	var m vegeta.Metrics
 	for res := range a.Attack(tr, vegeta.Rate{Freq: 0, Per: time.Second}, o.duration, name) {
 		if res.Error == vegeta.ErrNoTargets.Error() {
@@ -193,7 +196,7 @@ func attack(t *target, o options, name string, tr vegeta.Targeter) outcome {
 		m.Add(res)
 	}
 	m.Close()
-	return toOutcome(t, name, &m, cpu)
+	return toOutcome(t, name, &m, cpu, machine)
 }
 
 // flow runs fn in a closed loop on o.workers goroutines for the duration;
@@ -205,7 +208,7 @@ func flow(t *target, o options, name string, fn func(worker int) error) outcome 
 	t.resetPeakRSS()
 	profiled := t.startProfile(o.profile, name, o.duration)
 	defer profiled()
-	cpu := t.cpuTime()
+	cpu, machine := t.cpuTime(), machineBusy()
 	results := make(chan *vegeta.Result, 1024)
 	deadline := time.Now().Add(o.duration)
 	var wg sync.WaitGroup
@@ -228,21 +231,23 @@ func flow(t *target, o options, name string, fn func(worker int) error) outcome 
 		m.Add(r)
 	}
 	m.Close()
-	return toOutcome(t, name, &m, cpu)
+	return toOutcome(t, name, &m, cpu, machine)
 }
 
-func toOutcome(t *target, name string, m *vegeta.Metrics, cpuBefore time.Duration) outcome {
+func toOutcome(t *target, name string, m *vegeta.Metrics, cpuBefore, machineBefore time.Duration) outcome {
 	_, peak := t.rss()
 	cpu := t.cpuTime() - cpuBefore
+	machine := machineBusy() - machineBefore
 	errs := m.Requests - uint64(float64(m.Requests)*m.Success+0.5)
-	var perOp time.Duration
+	var perOp, machinePerOp time.Duration
 	if ok := m.Requests - errs; ok > 0 {
 		perOp = cpu / time.Duration(ok)
+		machinePerOp = machine / time.Duration(ok)
 	}
 	if len(m.Errors) > 0 {
 		fmt.Printf("  %s errors: %s\n", name, strings.Join(first(m.Errors, 3), "; "))
 	}
-	return outcome{Name: name, Requests: m.Requests, Throughput: m.Throughput, P50: m.Latencies.P50, P99: m.Latencies.P99, Errors: errs, PeakRSS: peak, CPUPerOp: perOp}
+	return outcome{Name: name, Requests: m.Requests, Throughput: m.Throughput, P50: m.Latencies.P50, P99: m.Latencies.P99, Errors: errs, PeakRSS: peak, CPUPerOp: perOp, MachinePerOp: machinePerOp}
 }
 
 func first(s []string, n int) []string {
