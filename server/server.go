@@ -40,6 +40,7 @@ import (
 	"github.com/tollgate/tollgate/static"
 	"github.com/tollgate/tollgate/storage"
 	"github.com/tollgate/tollgate/storage/oauthstore"
+	"github.com/tollgate/tollgate/storage/usercache"
 	"github.com/tollgate/tollgate/templates"
 )
 
@@ -83,6 +84,12 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
+	// Every handler writes users through this store, so that userinfo's
+	// cache forgets a changed user at once; metrics looks for the
+	// backend's own connection pools, so it gets the store unwrapped.
+	backend := store
+	users := usercache.Wrap(store)
+	store = users
 	// Sign-up needs a way to confirm the address.
 	signup := cfg.SignupEnabled && cfg.Mailer != nil
 	sessions, err := session.New(store, cfg.Secret, issuer.Scheme == "https", cfg.SessionLifetime, cfg.Now)
@@ -114,7 +121,7 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 	if err != nil {
 		return nil, fmt.Errorf("server: pictures_url: %w", err)
 	}
-	s := &Server{store: store, logger: cfg.Logger, metrics: metrics.New(store), audit: audit.New(store, cfg.Logger), pictures: pics, issuer: cfg.Issuer}
+	s := &Server{store: store, logger: cfg.Logger, metrics: metrics.New(backend), audit: audit.New(store, cfg.Logger), pictures: pics, issuer: cfg.Issuer}
 	s.audit.Count = s.metrics.SecurityEvent
 
 	root := mux.NewRouter()
@@ -123,7 +130,7 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 		r = root.PathPrefix(p).Subrouter()
 	}
 	protocol := &oauth.Handler{
-		Issuer: cfg.Issuer, Provider: provider, OAuthStore: oauthStore, Signer: signer, Keys: keys, Store: store,
+		Issuer: cfg.Issuer, Provider: provider, OAuthStore: oauthStore, Signer: signer, Keys: keys, Store: store, Users: users,
 		Sessions: sessions, Pending: pending, Pages: pages, Logger: cfg.Logger, Metrics: s.metrics,
 		SignupEnabled: signup, MFA: factors, MFARequired: cfg.MFARequired, Audit: s.audit,
 	}

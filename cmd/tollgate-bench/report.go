@@ -135,8 +135,9 @@ left of the two cores after the server's share goes to them.
   token for up to 30 s, never past exp), the revocation check (one Redis
   round trip, on every call: a revoked token is refused at once), the
   token's record (cached with its decoded request for up to a minute), the
-  client (cached for 5 s); userinfo also reads the user (one PostgreSQL
-  round trip, so a profile change or a disabled account shows at once).
+  client (cached for 5 s); userinfo also needs the user (cached for 5 s
+  per replica and forgotten when changed through it; a disabled, deleted
+  or signed-out user's tokens are revoked, so they are refused at once).
 - **discovery** and **jwks**: encoded once; the JWKS again when the keys
   change. What is left is HTTP.
 - **password sign-in**: one argon2id verification (m = 19 MiB, t = 2, at most

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -29,6 +30,12 @@ type Store interface {
 	storage.ConsentStore
 }
 
+// UserReader reads the user of a userinfo call. usercache.Store serves it
+// from a per-replica cache, so the call costs no database round trip.
+type UserReader interface {
+	CachedUser(ctx context.Context, id string) (storage.User, error)
+}
+
 // Handler serves the protocol endpoints. Its fields are its dependencies.
 type Handler struct {
 	Issuer   string
@@ -39,6 +46,7 @@ type Handler struct {
 	Signer     jwt.Signer
 	Keys       *keyring.Keyring
 	Store      Store
+	Users      UserReader
 	Sessions   *session.Manager
 	Pending    *authflow.Store
 	Pages      *templates.Renderer

@@ -35,7 +35,10 @@ func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(w, http.StatusForbidden, map[string]string{"error": "insufficient_scope", "error_description": "The access token was not granted the openid scope."})
 		return
 	}
-	user, err := h.Store.GetUser(ctx, ar.GetSession().GetSubject())
+	// The user may come from this replica's cache: a change made through
+	// another replica shows within usercache.TTL. A disabled or deleted
+	// user's tokens are revoked, which IntrospectToken checked above.
+	user, err := h.Users.CachedUser(ctx, ar.GetSession().GetSubject())
 	if errors.Is(err, storage.ErrNotFound) || (err == nil && user.Disabled) {
 		invalidToken(w, "The user of this access token no longer exists or is disabled.")
 		return
