@@ -103,15 +103,19 @@ const costs = `
 ## What each figure costs
 
 "Server CPU/op" is the CPU time (user and system, all threads) the Tollgate
-process spent per successful operation: the steadiest figure when the load
-generator, PostgreSQL and Redis share the same two cores, as here. What is
-left of the two cores after the server's share goes to them.
+process spent per successful operation; "Machine CPU/op" is that of the
+whole machine (PostgreSQL, Redis, the load generator and the kernel
+included) over the same interval. Both are steadier than throughput when
+everything shares two cores, but not steady: on a virtual machine whose
+two cores are hyper-threads of one physical core, a thread runs slower
+when the other is busy, so the same work costs more CPU time under load
+than alone. The references above are measured alone, the best case.
 
-- **RS256 signatures** are the floor of every token response: Go's RSA 2048
-  signs in about 0.75 ms of one core (constant-time arithmetic; there is no
-  faster pure-Go RSA), so two cores make about 2,500 a second and no
-  RS256 client_credentials figure can pass that. The 10,000/s target is out
-  of reach with RS256 on two cores; with **ES256 access tokens**
+- **RS256 signatures** are the floor of every token response. Go's RSA 2048
+  uses constant-time arithmetic (there is no faster pure-Go RSA), and the
+  signature rate above bounds every RS256 figure: no RS256
+  client_credentials figure can pass it, so the 10,000/s target is out of
+  reach with RS256 on two cores. With **ES256 access tokens**
   (access_token_signing_alg: ES256, an ECDSA P-256 signature at a small
   fraction of the cost) it is the HTTP exchange and the load generator
   that bound it. ID tokens stay RS256, which every OpenID client must
@@ -123,14 +127,15 @@ left of the two cores after the server's share goes to them.
   claims are its record; revocation by jti, see docs/operations.md). An
   audit event per token is buffered and written in batches.
 - **authorization_code exchange**: two RS256 signatures (access token and ID
-  token, about 1.5 ms of CPU) plus ten database round trips: read the code
-  (once per request), its PKCE challenge and its OpenID request, delete the
-  last two, and one transaction (begin, commit) that marks the code used (a
-  conditional update, so of concurrent replays exactly one wins) and
-  stores the access and the refresh token (one insert each, no savepoint).
-  **refresh_token**: the same two signatures and six round trips: read the
-  refresh token, then one transaction that rotates it (marked used, so a
-  replay is detected and revokes the family) and stores the new pair.
+  token) plus six database round trips: one query reads the code with its
+  PKCE challenge and OpenID request, then one transaction: begin, a
+  conditional update that marks the code used (of concurrent replays
+  exactly one wins), one delete of the challenge and the OpenID request,
+  one insert of the access and the refresh token, commit. A wrong
+  code_verifier still consumes the challenge. **refresh_token**: the same
+  two signatures and five round trips: read the refresh token, then one
+  transaction that rotates it (marked used, so a replay is detected and
+  revokes the family) and inserts the new pair in one statement.
 - **introspection** and **userinfo**: a signature verification (remembered per
   token for up to 30 s, never past exp), the revocation check (one Redis
   round trip, on every call: a revoked token is refused at once), the
@@ -142,9 +147,17 @@ left of the two cores after the server's share goes to them.
   change. What is left is HTTP.
 - **password sign-in**: one argon2id verification (m = 19 MiB, t = 2, at most
   one per core at a time), plus five HTTP exchanges (authorize, login page,
-  login, authorize again, token), the browser session, the remembered
-  consent and the code, and the token exchange above. **single sign-on**
-  skips the hash.
+  login, authorize again, token) and about 28 database round trips: the
+  pending request between the pages (created, read three times, updated,
+  deleted), the password throttle (both counters read in SQL and Redis
+  before the hash, the account's reset after it), the browser session,
+  the second-factor check (at login and again when the request resumes),
+  the remembered consent, the code (one insert with its PKCE challenge and
+  OpenID request), one audit event, and the token exchange above. The
+  hash is most of it; the rest is the two RS256 signatures of the token
+  response and these round trips, each a few tens of microseconds of the
+  server's and PostgreSQL's CPU. **single sign-on** skips the login page
+  and the hash.
 - **1M users**: every lookup is by primary key or a unique index, so a large
   database changes little; the figures are within the noise of the empty
   database.
