@@ -99,12 +99,6 @@ func TestClockSkewBetweenReplicas(t *testing.T) {
 
 func userinfoStatus(t *testing.T, base, token string) int {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, base+"/userinfo", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	status, _ := userinfo(t, base, token)
+	return status
 }

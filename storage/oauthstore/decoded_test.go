@@ -9,7 +9,6 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/openid"
 
-	"github.com/tollgate/tollgate/storage"
 	"github.com/tollgate/tollgate/storage/testbackend"
 )
 
@@ -31,15 +30,8 @@ func newTestSession() *testSession { return &testSession{DefaultSession: openid.
 func TestAccessTokenDecodingCached(t *testing.T) {
 	ctx := context.Background()
 	backend := testbackend.SQLite(t)
+	s, client := withClient(t, backend)
 	now := time.Now()
-	if err := backend.CreateClient(ctx, storage.Client{ID: "app", Name: "App", CreatedAt: now, UpdatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	s := New(backend)
-	client, err := s.GetClient(ctx, "app")
-	if err != nil {
-		t.Fatal(err)
-	}
 	sess := newTestSession()
 	sess.Subject, sess.JTI = "user-1", "jti-1"
 	sess.SetExpiresAt(fosite.AccessToken, now.Add(time.Hour))
@@ -100,15 +92,8 @@ func TestAccessTokenDecodingCached(t *testing.T) {
 func TestCodeMemoIsPerRequest(t *testing.T) {
 	ctx := context.Background()
 	backend := testbackend.SQLite(t)
+	s, client := withClient(t, backend)
 	now := time.Now()
-	if err := backend.CreateClient(ctx, storage.Client{ID: "app", Name: "App", CreatedAt: now, UpdatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	s := New(backend)
-	client, err := s.GetClient(ctx, "app")
-	if err != nil {
-		t.Fatal(err)
-	}
 	sess := newTestSession()
 	sess.SetExpiresAt(fosite.AuthorizeCode, now.Add(time.Minute))
 	req := &fosite.Request{ID: "grant-1", RequestedAt: now, Client: client, Session: sess, Form: map[string][]string{}}

@@ -63,14 +63,12 @@ func (s *Store) Finish(ctx context.Context) error {
 	if u == nil {
 		return nil
 	}
-	u.mu.Lock()
-	queued := u.queued
-	u.queued = nil
-	deletes := u.unpurged(nil)
-	u.mu.Unlock()
-	if err := s.store.CreateTokens(ctx, queued); err != nil {
+	if err := s.flushQueued(ctx); err != nil {
 		return mapErr("create tokens", err)
 	}
+	u.mu.Lock()
+	deletes := u.unpurged(nil)
+	u.mu.Unlock()
 	return mapErr("delete tokens", s.store.DeleteTokens(ctx, deletes))
 }
 

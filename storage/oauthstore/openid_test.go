@@ -23,15 +23,8 @@ func TestOpenIDSessionKeyedByHash(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			backend := open(t)
+			s, client := withClient(t, backend)
 			now := time.Now()
-			if err := backend.CreateClient(ctx, storage.Client{ID: "app", Name: "App", CreatedAt: now, UpdatedAt: now}); err != nil {
-				t.Fatal(err)
-			}
-			s := New(backend)
-			client, err := s.GetClient(ctx, "app")
-			if err != nil {
-				t.Fatal(err)
-			}
 			request := func() *fosite.Request {
 				r := fosite.NewRequest()
 				r.Client = client

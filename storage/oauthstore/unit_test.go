@@ -90,9 +90,11 @@ const (
 	unitCodeSig = "its-signature"
 )
 
-func newUnitFixture(t *testing.T) *unitFixture {
+// withClient registers the client "app" in backend and returns the store
+// over it and the client as fosite sees it.
+func withClient(t *testing.T, backend storage.Store) (*Store, fosite.Client) {
+	t.Helper()
 	ctx := context.Background()
-	backend := &countingStore{Store: testbackend.SQLite(t), calls: map[string]int{}}
 	now := time.Now()
 	if err := backend.CreateClient(ctx, storage.Client{ID: "app", Name: "App", CreatedAt: now, UpdatedAt: now}); err != nil {
 		t.Fatal(err)
@@ -102,6 +104,14 @@ func newUnitFixture(t *testing.T) *unitFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, client
+}
+
+func newUnitFixture(t *testing.T) *unitFixture {
+	ctx := context.Background()
+	backend := &countingStore{Store: testbackend.SQLite(t), calls: map[string]int{}}
+	s, client := withClient(t, backend)
+	now := time.Now()
 	sess := newTestSession()
 	sess.SetExpiresAt(fosite.AuthorizeCode, now.Add(time.Minute))
 	req := &fosite.Request{ID: "grant-1", RequestedAt: now, Client: client, Session: sess,
