@@ -76,11 +76,9 @@ func embeddedStartup(ctx context.Context) (startupTimes, error) {
 		return startupTimes{}, err
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "tollgate")
-	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/tollgate")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		return startupTimes{}, fmt.Errorf("build tollgate: %w", err)
+	bin, err := buildTollgate(ctx, dir)
+	if err != nil {
+		return startupTimes{}, err
 	}
 	once := func() (time.Duration, error) {
 		addr, err := freeAddr()
