@@ -182,13 +182,33 @@ func (r *Keyring) ensure(ctx context.Context, keys []storage.SigningKey) error {
 	// together in every JWKS, so the next key counts as published as long
 	// as the active one (see rotate).
 	now := r.now().UTC().Truncate(time.Microsecond)
+	type missing struct {
+		alg   string
+		state storage.KeyState
+		priv  crypto.Signer
+		err   error
+	}
+	var todo []*missing
 	for _, alg := range r.algs {
 		for _, state := range []storage.KeyState{storage.KeyActive, storage.KeyNext} {
 			if !have[alg][state] {
-				if err := r.create(ctx, alg, state, now); err != nil {
-					return err
-				}
+				todo = append(todo, &missing{alg: alg, state: state})
 			}
+		}
+	}
+	// A new deployment needs two RSA keys, each a search for primes that
+	// takes a good part of the first start; the cores search side by side.
+	var wg sync.WaitGroup
+	for _, m := range todo {
+		wg.Go(func() { m.priv, m.err = generate(m.alg) })
+	}
+	wg.Wait()
+	for _, m := range todo {
+		if m.err != nil {
+			return m.err
+		}
+		if err := r.create(ctx, m.alg, m.state, m.priv, now); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -276,7 +296,11 @@ func (r *Keyring) rotate(ctx context.Context, keys []storage.SigningKey, retain 
 		}
 	}
 	for _, alg := range r.algs {
-		if err := r.create(ctx, alg, storage.KeyNext, stamp); err != nil {
+		priv, err := generate(alg)
+		if err != nil {
+			return err
+		}
+		if err := r.create(ctx, alg, storage.KeyNext, priv, stamp); err != nil {
 			return err
 		}
 	}
@@ -418,7 +442,8 @@ func (r *Keyring) reloadedWithin(d time.Duration) bool {
 	return r.keys != nil && r.now().Sub(r.loadedAt) < d
 }
 
-func (r *Keyring) create(ctx context.Context, alg string, state storage.KeyState, createdAt time.Time) error {
+// generate makes the private key of a new signing key.
+func generate(alg string) (crypto.Signer, error) {
 	var priv crypto.Signer
 	var err error
 	switch alg {
@@ -428,8 +453,13 @@ func (r *Keyring) create(ctx context.Context, alg string, state storage.KeyState
 		priv, err = rsa.GenerateKey(rand.Reader, 2048)
 	}
 	if err != nil {
-		return fmt.Errorf("generate %s key: %w", alg, err)
+		return nil, fmt.Errorf("generate %s key: %w", alg, err)
 	}
+	return priv, nil
+}
+
+// create stores priv as a new signing key, sealed.
+func (r *Keyring) create(ctx context.Context, alg string, state storage.KeyState, priv crypto.Signer, createdAt time.Time) error {
 	pub := jose.JSONWebKey{Key: priv.Public(), Algorithm: alg, Use: "sig"}
 	thumb, err := pub.Thumbprint(crypto.SHA256)
 	if err != nil {
