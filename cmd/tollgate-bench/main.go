@@ -150,6 +150,7 @@ func bigScenarios(_ context.Context, t *target, o options, f *fixture, suffix st
 	} else if err := f.issueCodes(n); err != nil {
 		fmt.Println("  ", err)
 	} else {
+		t.settle()
 		add(attack(t, o, "authorization_code exchange"+suffix, each(f.codes, func(c issuedCode) vegeta.Target {
 			return vegeta.Target{Method: http.MethodPost, URL: t.issuer + "/token", Header: basicAuth(webClient, webSecret),
 				Body: []byte(exchangeForm(c.code, c.pkce).Encode())}
@@ -160,6 +161,7 @@ func bigScenarios(_ context.Context, t *target, o options, f *fixture, suffix st
 	} else if err := f.issueRefreshTokens(t, n); err != nil {
 		fmt.Println("  ", err)
 	} else {
+		t.settle()
 		add(attack(t, o, "refresh_token"+suffix, each(f.refresh, func(rt string) vegeta.Target {
 			return vegeta.Target{Method: http.MethodPost, URL: t.issuer + "/token", Header: basicAuth(webClient, webSecret),
 				Body: []byte(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}.Encode())}

@@ -222,6 +222,27 @@ func (t *target) startProfile(dir, name string, d time.Duration) (wait func()) {
 	return func() { <-done }
 }
 
+// settle lets PostgreSQL catch up with the seeding just done (tens of
+// thousands of rows in a few seconds) before a measurement, as pgbench
+// vacuums before its runs: otherwise the autovacuum and the checkpoint it
+// provoked run during the next scenario and are counted against it.
+// A settling that fails (CHECKPOINT needs a superuser or pg_checkpoint) is
+// reported and the scenario runs all the same.
+func (t *target) settle() {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, t.dbURL)
+	if err != nil {
+		fmt.Println("   settle:", err)
+		return
+	}
+	defer conn.Close(ctx)
+	for _, stmt := range []string{"VACUUM (ANALYZE) tokens", "CHECKPOINT"} {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			fmt.Printf("   settle: %s: %v\n", stmt, err)
+		}
+	}
+}
+
 // resetPeakRSS starts a new peak-RSS measurement (Linux clear_refs 5).
 func (t *target) resetPeakRSS() {
 	_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", t.cmd.Process.Pid), []byte("5"), 0)
