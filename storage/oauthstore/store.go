@@ -307,9 +307,11 @@ func (s *Store) CreatePKCERequestSession(ctx context.Context, signature string, 
 	return s.create(ctx, storage.KindPKCE, signature, r)
 }
 
-// GetPKCERequestSession loads the PKCE challenge of a code.
-func (s *Store) GetPKCERequestSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
-	r, _, err := s.get(ctx, storage.KindPKCE, signature, session)
+// GetPKCERequestSession loads the PKCE challenge of a code. fosite reads
+// only its form and client, so its session, the bulk of the record, is
+// not decoded (the code's own read fills the caller's session).
+func (s *Store) GetPKCERequestSession(ctx context.Context, signature string, _ fosite.Session) (fosite.Requester, error) {
+	r, _, err := s.get(ctx, storage.KindPKCE, signature, nil)
 	if err != nil {
 		return nil, err
 	}
