@@ -209,6 +209,10 @@ type TokenStore interface {
 	// and signature were taken; the others are stored all the same, so in
 	// a transaction the caller rolls back.
 	CreateTokens(ctx context.Context, ts []Token) error
+	// ReplaceToken stores t in place of the artifact of the same kind and
+	// signature, or as a new one: in one statement, so that no reader ever
+	// finds neither.
+	ReplaceToken(ctx context.Context, t Token) error
 	// GetTokens returns those of the artifacts that exist, in any order, in
 	// one round trip.
 	GetTokens(ctx context.Context, keys []TokenKey) ([]Token, error)

@@ -80,12 +80,17 @@ func (s *Store) Get(ctx context.Context, handle string) (Pending, error) {
 	return p, nil
 }
 
-// Update replaces the pending request of handle.
+// Update replaces the pending request of handle, in one statement: a page
+// reading it meanwhile finds the old or the new one, never none.
 func (s *Store) Update(ctx context.Context, handle string, p Pending) error {
-	if err := s.Delete(ctx, handle); err != nil {
+	t, err := s.token(handle, p)
+	if err != nil {
 		return err
 	}
-	return s.put(ctx, handle, p)
+	if err := s.tokens.ReplaceToken(ctx, t); err != nil {
+		return fmt.Errorf("authflow: store: %w", err)
+	}
+	return nil
 }
 
 // Delete forgets the pending request of handle.
@@ -98,19 +103,26 @@ func (s *Store) Delete(ctx context.Context, handle string) error {
 }
 
 func (s *Store) put(ctx context.Context, handle string, p Pending) error {
-	data, err := json.Marshal(p)
+	t, err := s.token(handle, p)
 	if err != nil {
-		return fmt.Errorf("authflow: encode: %w", err)
+		return err
 	}
-	now := time.Now().UTC()
-	err = s.tokens.CreateToken(ctx, storage.Token{
-		Kind: kind, Signature: hashHandle(handle), ClientID: p.ClientID, Active: true,
-		ExpiresAt: p.CreatedAt.Add(s.ttl).UTC(), Data: data, CreatedAt: now,
-	})
-	if err != nil {
+	if err := s.tokens.CreateToken(ctx, t); err != nil {
 		return fmt.Errorf("authflow: store: %w", err)
 	}
 	return nil
+}
+
+// token is the stored form of p under handle.
+func (s *Store) token(handle string, p Pending) (storage.Token, error) {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return storage.Token{}, fmt.Errorf("authflow: encode: %w", err)
+	}
+	return storage.Token{
+		Kind: kind, Signature: hashHandle(handle), ClientID: p.ClientID, Active: true,
+		ExpiresAt: p.CreatedAt.Add(s.ttl).UTC(), Data: data, CreatedAt: time.Now().UTC(),
+	}, nil
 }
 
 func hashHandle(handle string) string {

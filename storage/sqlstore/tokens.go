@@ -55,6 +55,16 @@ func (s *Store) CreateTokens(ctx context.Context, ts []storage.Token) error {
 	return nil
 }
 
+// ReplaceToken upserts an artifact on its primary key.
+func (s *Store) ReplaceToken(ctx context.Context, t storage.Token) error {
+	row := tokenToRow(t)
+	err := s.db(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "kind"}, {Name: "signature"}},
+		UpdateAll: true,
+	}).Create(&row).Error
+	return wrap(err, "replace %s", t.Kind)
+}
+
 // GetTokens loads the artifacts of keys that exist. The keys are joined as
 // a VALUES list, so that each is one primary-key lookup: written as
 // "(kind, signature) IN (…)", PostgreSQL may pick the (kind, subject) index

@@ -89,6 +89,19 @@ func testTokenBatches(t *testing.T, s storage.Store) {
 	mustNil(t, "get after delete", err)
 	equal(t, "get after delete", got, []storage.Token{code})
 
+	// Replacing stores a new artifact, then overwrites it whole.
+	pending := newToken(storage.KindAccessToken, unique("sig"), "req-r", "user-r")
+	mustNil(t, "replace absent", s.ReplaceToken(ctx, pending))
+	got, err = s.GetTokens(ctx, []storage.TokenKey{key(pending)})
+	mustNil(t, "get replaced", err)
+	equal(t, "replace absent", got, []storage.Token{pending})
+	changed := pending
+	changed.Data, changed.Active, changed.ExpiresAt = []byte(`{"step":2}`), false, pending.ExpiresAt.Add(time.Minute)
+	mustNil(t, "replace present", s.ReplaceToken(ctx, changed))
+	one, err := s.GetToken(ctx, changed.Kind, changed.Signature)
+	mustNil(t, "get after replace", err)
+	equal(t, "replace present", one, changed)
+
 	// In a transaction that rolls back, nothing of a batch stays.
 	tx, err := s.BeginTx(ctx)
 	mustNil(t, "begin", err)
