@@ -10,6 +10,7 @@ import (
 
 	"github.com/tollgate/tollgate/storage"
 	"github.com/tollgate/tollgate/storage/testbackend"
+	"github.com/tollgate/tollgate/storage/ttlcache"
 )
 
 // A registration change made behind the cache's back (another replica, the
@@ -23,7 +24,7 @@ func TestClientCacheExpires(t *testing.T) {
 	}
 	s := New(backend)
 	clock := now
-	s.clients.now = func() time.Time { return clock }
+	s.clients = ttlcache.New[storage.Client](func() time.Time { return clock }, maxCached)
 	name := func() string {
 		t.Helper()
 		c, err := s.GetClient(ctx, "app")
@@ -54,7 +55,7 @@ func TestClientCacheExpires(t *testing.T) {
 		t.Fatalf("deleted client: %v", err)
 	}
 	// Unknown clients are not cached, so they cannot fill the cache.
-	if _, err := s.GetClient(ctx, "nope"); !errors.Is(err, fosite.ErrNotFound) || len(s.clients.entries) != 0 {
-		t.Fatalf("unknown client: %v, %d cached", err, len(s.clients.entries))
+	if _, err := s.GetClient(ctx, "nope"); !errors.Is(err, fosite.ErrNotFound) || s.clients.Len() != 0 {
+		t.Fatalf("unknown client: %v, %d cached", err, s.clients.Len())
 	}
 }

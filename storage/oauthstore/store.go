@@ -18,6 +18,7 @@ import (
 	fositestorage "github.com/ory/fosite/storage"
 
 	"github.com/tollgate/tollgate/storage"
+	"github.com/tollgate/tollgate/storage/ttlcache"
 )
 
 // UnavailableError marks a failure of the storage backend itself (as opposed
@@ -30,8 +31,8 @@ func (e *UnavailableError) Unwrap() error { return e.Err }
 // Store implements the fosite storage interfaces Tollgate composes.
 type Store struct {
 	store   storage.Store
-	clients *cache[storage.Client]
-	tokens  *cache[cachedToken] // access tokens, by signature
+	clients *ttlcache.Cache[storage.Client]
+	tokens  *ttlcache.Cache[cachedToken] // access tokens, by signature
 }
 
 var (
@@ -45,7 +46,7 @@ var (
 
 // New returns the adapter over store.
 func New(store storage.Store) *Store {
-	return &Store{store: store, clients: newCache[storage.Client](), tokens: newCache[cachedToken]()}
+	return &Store{store: store, clients: ttlcache.New[storage.Client](time.Now, maxCached), tokens: ttlcache.New[cachedToken](time.Now, maxCached)}
 }
 
 // mapErr turns storage errors into the errors fosite expects.
@@ -64,22 +65,22 @@ func mapErr(op string, err error) error {
 
 // ForgetClient drops a cached registration after this process changed it,
 // so the change (a new secret, say) holds here at once.
-func (s *Store) ForgetClient(id string) { s.clients.forget(id) }
+func (s *Store) ForgetClient(id string) { s.clients.Forget(id) }
 
 // GetClient loads a client registration, from the cache when it was read
 // less than ClientCacheTTL ago.
 func (s *Store) GetClient(ctx context.Context, id string) (fosite.Client, error) {
-	if c, ok := s.clients.get(id); ok {
+	if c, ok := s.clients.Get(id); ok {
 		return Client{c}, nil
 	}
 	c, err := s.store.GetClient(ctx, id)
 	if errors.Is(err, storage.ErrNotFound) {
-		s.clients.forget(id)
+		s.clients.Forget(id)
 	}
 	if err != nil {
 		return nil, mapErr("get client", err)
 	}
-	s.clients.put(c.ID, c, ClientCacheTTL)
+	s.clients.Put(c.ID, c, ClientCacheTTL)
 	return Client{c}, nil
 }
 
@@ -187,7 +188,7 @@ func (s *Store) CreateAccessTokenSession(ctx context.Context, signature string, 
 // userinfo read it on every call); the client and the revocation list are
 // read on every call (see decodeCached).
 func (s *Store) GetAccessTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
-	c, ok := s.tokens.get(signature)
+	c, ok := s.tokens.Get(signature)
 	if ok && !c.serves(session) {
 		ok = false
 	}
@@ -212,7 +213,7 @@ func (s *Store) GetAccessTokenSession(ctx context.Context, signature string, ses
 		if decoded != nil {
 			t.Data = nil
 		}
-		s.tokens.put(signature, cachedToken{token: t, request: decoded}, min(tokenCacheTTL, time.Until(t.ExpiresAt)))
+		s.tokens.Put(signature, cachedToken{token: t, request: decoded}, min(tokenCacheTTL, time.Until(t.ExpiresAt)))
 	}
 	if t.JTI != "" {
 		revoked, err := s.store.IsRevoked(ctx, t.JTI)
@@ -228,7 +229,7 @@ func (s *Store) GetAccessTokenSession(ctx context.Context, signature string, ses
 
 // DeleteAccessTokenSession revokes and deletes one access token.
 func (s *Store) DeleteAccessTokenSession(ctx context.Context, signature string) error {
-	s.tokens.forget(signature)
+	s.tokens.Forget(signature)
 	t, err := s.store.GetToken(ctx, storage.KindAccessToken, signature)
 	if err != nil {
 		return mapErr("get access token", err)

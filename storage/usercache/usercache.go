@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/storage"
+	"github.com/tollgate/tollgate/storage/ttlcache"
 )
 
 // TTL is how long a replica serves a user it has read; the same bound as
@@ -31,13 +32,13 @@ const maxUsers = 10000
 // whose CachedUser reads through the cache.
 type Store struct {
 	storage.Store
-	users *cache
+	users *ttlcache.Cache[storage.User]
 }
 
 // Wrap returns s with a user cache of its own. Every write to users must
 // go through the returned Store for the cache to see it at once.
 func Wrap(s storage.Store) *Store {
-	return &Store{Store: s, users: newCache(time.Now)}
+	return &Store{Store: s, users: ttlcache.New[storage.User](time.Now, maxUsers)}
 }
 
 // CachedUser returns the user as read at most TTL ago. A user read from the
@@ -46,16 +47,18 @@ func Wrap(s storage.Store) *Store {
 // never cached; within TTL a cached user is served even while the database
 // is down. Callers must not modify the slices of the returned user.
 func (s *Store) CachedUser(ctx context.Context, id string) (storage.User, error) {
-	if u, ok := s.users.get(id); ok {
+	if u, ok := s.users.Get(id); ok {
 		return u, nil
 	}
-	gen := s.users.generation()
+	// A user forgotten while this read is under way may be read as it was
+	// before the write; PutSince then keeps it out of the cache.
+	gen := s.users.Generation()
 	u, err := s.Store.GetUser(ctx, id)
 	if err != nil {
 		return storage.User{}, err
 	}
 	u.PasswordHash = ""
-	s.users.put(id, u, gen)
+	s.users.PutSince(id, u, TTL, gen)
 	return u, nil
 }
 
@@ -89,7 +92,7 @@ func (s *Store) Commit(ctx context.Context) error {
 	err := s.Store.Commit(ctx)
 	if p, ok := ctx.Value(pendingKey{}).(*pending); ok {
 		for _, id := range p.take() {
-			s.users.forget(id)
+			s.users.Forget(id)
 		}
 	}
 	return err
@@ -99,7 +102,7 @@ func (s *Store) Commit(ctx context.Context) error {
 // until then a read outside the transaction still sees the old row, and
 // may cache it.
 func (s *Store) changed(ctx context.Context, id string) {
-	s.users.forget(id)
+	s.users.Forget(id)
 	if p, ok := ctx.Value(pendingKey{}).(*pending); ok {
 		p.add(id)
 	}
@@ -125,61 +128,4 @@ func (p *pending) take() []string {
 	ids := p.ids
 	p.ids = nil
 	return ids
-}
-
-// cache maps user IDs to users that expire. Every forget advances a
-// generation, and a read that started before a forget is not stored: it
-// may hold the row as it was before the write.
-type cache struct {
-	now func() time.Time
-
-	mu      sync.RWMutex
-	gen     uint64
-	entries map[string]entry
-}
-
-type entry struct {
-	user    storage.User
-	expires time.Time
-}
-
-func newCache(now func() time.Time) *cache {
-	return &cache{now: now, entries: make(map[string]entry)}
-}
-
-func (c *cache) get(id string) (storage.User, bool) {
-	c.mu.RLock()
-	e, ok := c.entries[id]
-	c.mu.RUnlock()
-	if !ok || !c.now().Before(e.expires) {
-		return storage.User{}, false
-	}
-	return e.user, true
-}
-
-// generation is the count of forgets so far; pass it to put.
-func (c *cache) generation() uint64 {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.gen
-}
-
-// put stores u unless a user was forgotten since gen was taken.
-func (c *cache) put(id string, u storage.User, gen uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.gen != gen {
-		return
-	}
-	if len(c.entries) >= maxUsers {
-		clear(c.entries)
-	}
-	c.entries[id] = entry{user: u, expires: c.now().Add(TTL)}
-}
-
-func (c *cache) forget(id string) {
-	c.mu.Lock()
-	c.gen++
-	delete(c.entries, id)
-	c.mu.Unlock()
 }

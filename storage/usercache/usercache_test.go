@@ -8,6 +8,7 @@ import (
 
 	"github.com/tollgate/tollgate/storage"
 	"github.com/tollgate/tollgate/storage/testbackend"
+	"github.com/tollgate/tollgate/storage/ttlcache"
 )
 
 // backends runs fn on SQLite and on PostgreSQL.
@@ -52,7 +53,7 @@ func setup(t *testing.T, open func(testing.TB) storage.Store) (*Store, *backend,
 	}
 	clock := &fakeClock{t: now}
 	s := Wrap(b)
-	s.users.now = clock.Now
+	s.users = ttlcache.New[storage.User](clock.Now, maxUsers)
 	return s, b, clock
 }
 
