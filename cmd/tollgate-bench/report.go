@@ -154,9 +154,9 @@ comparisons, the exchange against its 60%) says less than the CPU columns.
   change. What is left is HTTP.
 - **password sign-in**: one argon2id verification (m = 19 MiB, t = 2, at most
   one per core at a time), plus five HTTP exchanges (authorize, login page,
-  login, authorize again, token) and about 28 database round trips: the
-  pending request between the pages (created, read three times, updated,
-  deleted), the password throttle (both counters read in SQL and Redis
+  login, authorize again, token) and about 27 database round trips: the
+  pending request between the pages (created, read three times, updated
+  in one upsert, deleted), the password throttle (both counters read in SQL and Redis
   before the hash, the account's reset after it), the browser session,
   the second-factor check (at login and again when the request resumes),
   the remembered consent, the code (one insert with its PKCE challenge and

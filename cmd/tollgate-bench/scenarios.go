@@ -184,10 +184,7 @@ func attack(t *target, o options, name string, tr vegeta.Targeter) outcome {
 	}
 	a := vegeta.NewAttacker(vegeta.Workers(uint64(o.workers)), vegeta.MaxWorkers(uint64(o.workers)),
 		vegeta.Connections(o.workers), vegeta.KeepAlive(true), vegeta.Timeout(30*time.Second), vegeta.Redirects(vegeta.NoFollow))
-	t.resetPeakRSS()
-	profiled := t.startProfile(o.profile, name, o.duration)
-	defer profiled()
-	cpu, machine := t.cpuTime(), machineBusy()
+	done := t.measure(o, name)
 	var m vegeta.Metrics
 	for res := range a.Attack(tr, vegeta.Rate{Freq: 0, Per: time.Second}, o.duration, name) {
 		if res.Error == vegeta.ErrNoTargets.Error() {
@@ -196,7 +193,7 @@ func attack(t *target, o options, name string, tr vegeta.Targeter) outcome {
 		m.Add(res)
 	}
 	m.Close()
-	return toOutcome(t, name, &m, cpu, machine)
+	return done(&m)
 }
 
 // flow runs fn in a closed loop on o.workers goroutines for the duration;
@@ -205,10 +202,7 @@ func flow(t *target, o options, name string, fn func(worker int) error) outcome 
 	if !o.wants(name) {
 		return outcome{}
 	}
-	t.resetPeakRSS()
-	profiled := t.startProfile(o.profile, name, o.duration)
-	defer profiled()
-	cpu, machine := t.cpuTime(), machineBusy()
+	done := t.measure(o, name)
 	results := make(chan *vegeta.Result, 1024)
 	deadline := time.Now().Add(o.duration)
 	var wg sync.WaitGroup
@@ -231,13 +225,24 @@ func flow(t *target, o options, name string, fn func(worker int) error) outcome 
 		m.Add(r)
 	}
 	m.Close()
-	return toOutcome(t, name, &m, cpu, machine)
+	return done(&m)
 }
 
-func toOutcome(t *target, name string, m *vegeta.Metrics, cpuBefore, machineBefore time.Duration) outcome {
+// measure starts measuring a scenario (peak RSS, CPU, and a profile when
+// asked); done ends it and makes its row from the load's metrics.
+func (t *target) measure(o options, name string) (done func(*vegeta.Metrics) outcome) {
+	t.resetPeakRSS()
+	profiled := t.startProfile(o.profile, name, o.duration)
+	cpu, machine := t.cpuTime(), machineBusy()
+	return func(m *vegeta.Metrics) outcome {
+		row := toOutcome(t, name, m, t.cpuTime()-cpu, machineBusy()-machine)
+		profiled()
+		return row
+	}
+}
+
+func toOutcome(t *target, name string, m *vegeta.Metrics, cpu, machine time.Duration) outcome {
 	_, peak := t.rss()
-	cpu := t.cpuTime() - cpuBefore
-	machine := machineBusy() - machineBefore
 	errs := m.Requests - uint64(float64(m.Requests)*m.Success+0.5)
 	var perOp, machinePerOp time.Duration
 	if ok := m.Requests - errs; ok > 0 {

@@ -75,7 +75,7 @@ func (s *Store) GetTokens(ctx context.Context, keys []storage.TokenKey) ([]stora
 	}
 	values, args := keyValues(keys)
 	var rows []tokenRow
-	err := s.db(ctx).Raw(`SELECT `+prefixed("t.", tokenColumns)+` FROM tokens t JOIN (`+values+`) AS k
+	err := s.db(ctx).Raw(`SELECT t.* FROM tokens t JOIN (`+values+`) AS k
 		ON t.kind = k.column1 AND t.signature = k.column2`, args...).Scan(&rows).Error
 	if err != nil {
 		return nil, wrap(err, "get %d tokens", len(keys))
@@ -107,15 +107,6 @@ func keyValues(keys []storage.TokenKey) (string, []any) {
 		args = append(args, string(k.Kind), k.Signature)
 	}
 	return b.String(), args
-}
-
-// prefixed qualifies each of a comma-separated list of columns.
-func prefixed(prefix, columns string) string {
-	cols := strings.Split(columns, ", ")
-	for i, c := range cols {
-		cols[i] = prefix + c
-	}
-	return strings.Join(cols, ", ")
 }
 
 // GetToken loads an artifact, active or not.
