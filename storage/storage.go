@@ -200,6 +200,14 @@ type TokenKey struct {
 	Signature string
 }
 
+// Redemption is what a token request writes: the code or refresh token it
+// uses up, what goes with it, and what it issues.
+type Redemption struct {
+	Use    *TokenKey  // deactivated; the others apply only if it was active
+	Delete []TokenKey // removed where present; must not include Use
+	Create []Token
+}
+
 // TokenStore holds OAuth artifacts by signature.
 type TokenStore interface {
 	CreateToken(ctx context.Context, t Token) error
@@ -225,6 +233,11 @@ type TokenStore interface {
 	// the token exists but was already deactivated, so that of two concurrent
 	// redemptions exactly one succeeds.
 	DeactivateToken(ctx context.Context, kind TokenKind, signature string) error
+	// RedeemTokens applies r all or nothing: it marks r.Use used (failing
+	// as DeactivateToken does), deletes r.Delete and creates r.Create
+	// (ErrAlreadyExists if a key is taken). On PostgreSQL it is one
+	// statement, so a token exchange writes in one round trip.
+	RedeemTokens(ctx context.Context, r Redemption) error
 	DeleteToken(ctx context.Context, kind TokenKind, signature string) error
 	// DeactivateGrant deactivates every token of the kind issued under the grant.
 	DeactivateGrant(ctx context.Context, kind TokenKind, requestID string) error
@@ -283,6 +296,11 @@ type Transactor interface {
 	BeginTx(ctx context.Context) (context.Context, error)
 	Commit(ctx context.Context) error
 	Rollback(ctx context.Context) error
+	// RedeemAndCommit applies r (see TokenStore.RedeemTokens) as the
+	// transaction's last write and commits, or rolls back on error. When
+	// nothing else ran in the transaction, r runs on its own, in one round
+	// trip on PostgreSQL: a transaction begins at its first statement.
+	RedeemAndCommit(ctx context.Context, r Redemption) error
 }
 
 // Store is everything Tollgate keeps. Handlers ask for the smaller interfaces.

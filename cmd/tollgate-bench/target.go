@@ -91,6 +91,9 @@ func startTarget(ctx context.Context, o options, env ...string) (*target, error)
 		"TOLLGATE_DATA_DIR="+dir,
 	)
 	if o.profile != "" {
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			return nil, err
+		}
 		if t.pprof, err = freeAddr(); err != nil {
 			return nil, err
 		}

@@ -167,6 +167,9 @@ func (s *Store) GetAuthorizeCodeSession(ctx context.Context, signature string, s
 // InvalidateAuthorizeCodeSession marks a code used. Of concurrent
 // redemptions, only one passes this conditional update.
 func (s *Store) InvalidateAuthorizeCodeSession(ctx context.Context, signature string) error {
+	if s.deferUse(ctx, storage.TokenKey{Kind: storage.KindAuthorizeCode, Signature: signature}) {
+		return nil // at Commit
+	}
 	err := s.store.DeactivateToken(ctx, storage.KindAuthorizeCode, signature)
 	if errors.Is(err, storage.ErrInactive) {
 		return fosite.ErrInvalidatedAuthorizeCode
@@ -272,6 +275,9 @@ func (s *Store) DeleteRefreshTokenSession(ctx context.Context, signature string)
 // RotateRefreshToken retires the refresh token being used. Of concurrent
 // uses of one token only one passes; the others get fosite.ErrInactiveToken.
 func (s *Store) RotateRefreshToken(ctx context.Context, _ string, signature string) error {
+	if s.deferUse(ctx, storage.TokenKey{Kind: storage.KindRefreshToken, Signature: signature}) {
+		return nil // at Commit
+	}
 	return mapErr("rotate refresh token", s.store.DeactivateToken(ctx, storage.KindRefreshToken, signature))
 }
 
@@ -370,12 +376,32 @@ func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
 	if err != nil {
 		return ctx, &UnavailableError{Err: err}
 	}
+	s.startTx(ctx)
 	return ctx, nil
 }
 
-// Commit writes the artifacts created in the transaction in ctx, in one
-// statement, and commits it.
+// Commit writes what the transaction in ctx holds back (the code or
+// refresh token used, what goes with it, the tokens issued) as one
+// redemption, and commits.
 func (s *Store) Commit(ctx context.Context) error {
+	r, ok := s.redemption(ctx)
+	if !ok {
+		return s.commit(ctx)
+	}
+	err := s.store.RedeemAndCommit(ctx, r)
+	switch {
+	case err == nil:
+		return nil
+	case r.Use != nil && r.Use.Kind == storage.KindAuthorizeCode && errors.Is(err, storage.ErrInactive):
+		return fosite.ErrInvalidatedAuthorizeCode
+	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrInactive):
+		return mapErr("redeem", err)
+	}
+	return &UnavailableError{Err: fmt.Errorf("redeem: %w", err)}
+}
+
+// commit ends a transaction without a unit.
+func (s *Store) commit(ctx context.Context) error {
 	if err := s.flushQueued(ctx); err != nil {
 		_ = s.store.Rollback(ctx)
 		return mapErr("create tokens", err)
@@ -386,8 +412,11 @@ func (s *Store) Commit(ctx context.Context) error {
 	return nil
 }
 
-// Rollback aborts the transaction in ctx and what was created in it.
+// Rollback aborts the transaction in ctx and what was created in it. After
+// a failed Commit, which ended the transaction already, it does nothing.
 func (s *Store) Rollback(ctx context.Context) error {
-	s.forgetQueued(ctx)
+	if !s.forgetTx(ctx) {
+		return nil
+	}
 	return s.store.Rollback(ctx)
 }

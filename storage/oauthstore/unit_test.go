@@ -76,6 +76,16 @@ func (c *countingStore) DeactivateToken(ctx context.Context, kind storage.TokenK
 	return c.Store.DeactivateToken(ctx, kind, sig)
 }
 
+func (c *countingStore) RedeemAndCommit(ctx context.Context, r storage.Redemption) error {
+	c.count("RedeemAndCommit")
+	return c.Store.RedeemAndCommit(ctx, r)
+}
+
+func (c *countingStore) Commit(ctx context.Context) error {
+	c.count("Commit")
+	return c.Store.Commit(ctx)
+}
+
 // unitFixture is a store over SQLite with a client and a code issued the
 // way fosite issues one: the code, its PKCE challenge and its OpenID
 // request, in one authorization request.
@@ -159,9 +169,9 @@ func (f *unitFixture) left(t *testing.T) []storage.TokenKind {
 	return kinds
 }
 
-// A code exchange, in the order of fosite's calls, takes one read, one
-// conditional update, one delete and one insert; the code is used, and
-// nothing it carried stays behind.
+// A code exchange, in the order of fosite's calls, takes one read and one
+// redemption (on PostgreSQL, one statement); the code is used, and nothing
+// it carried stays behind.
 func TestUnitCodeExchange(t *testing.T) {
 	f := newUnitFixture(t)
 	s := f.s
@@ -214,7 +224,7 @@ func TestUnitCodeExchange(t *testing.T) {
 			t.Fatalf("step %d: %v", i, err)
 		}
 	}
-	want := map[string]int{"GetTokens": 1, "DeactivateToken": 1, "DeleteTokens": 1, "CreateTokens": 1}
+	want := map[string]int{"GetTokens": 1, "RedeemAndCommit": 1}
 	if calls := f.backend.reset(); !maps.Equal(calls, want) {
 		t.Fatalf("storage calls %v, want %v", calls, want)
 	}
@@ -271,5 +281,44 @@ func TestUnitRollbackWritesNothing(t *testing.T) {
 	}
 	if _, err := f.backend.Store.GetToken(context.Background(), storage.KindAccessToken, "access-rolled-back"); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("a rolled-back access token: %v", err)
+	}
+}
+
+// Of two exchanges of one code that both read it, the one that commits
+// second fails at Commit with the code already used, and issues nothing.
+func TestUnitLostRaceFailsAtCommit(t *testing.T) {
+	f := newUnitFixture(t)
+	s := f.s
+	exchange := func(ctx context.Context, access string) (context.Context, error) {
+		ctx, err := s.BeginTX(ctx)
+		if err != nil {
+			return ctx, err
+		}
+		if err := s.InvalidateAuthorizeCodeSession(ctx, unitCodeSig); err != nil {
+			return ctx, err
+		}
+		if err := s.CreateAccessTokenSession(ctx, access, f.req); err != nil {
+			return ctx, err
+		}
+		return ctx, s.Commit(ctx)
+	}
+	first, second := WithUnit(context.Background(), unitCode), WithUnit(context.Background(), unitCode)
+	for _, ctx := range []context.Context{first, second} {
+		if _, err := s.GetAuthorizeCodeSession(ctx, unitCodeSig, newTestSession()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := exchange(first, "access-first"); err != nil {
+		t.Fatalf("first exchange: %v", err)
+	}
+	ctx, err := exchange(second, "access-second")
+	if !errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
+		t.Fatalf("second exchange: %v, want the code already used", err)
+	}
+	if err := s.Rollback(ctx); err != nil {
+		t.Fatalf("fosite's rollback after the failed commit: %v", err)
+	}
+	if _, err := f.backend.Store.GetToken(context.Background(), storage.KindAccessToken, "access-second"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("the losing exchange's access token: %v", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -122,50 +123,116 @@ func sqliteDSN(path string) string {
 
 type txKey struct{}
 
+var errTxDone = errors.New("transaction already committed")
+
+// lazyTx is a transaction that begins at its first statement. A unit of
+// work whose writes end up as one statement (a token redemption on
+// PostgreSQL, see RedeemTokens) then runs it on its own, without the BEGIN
+// and COMMIT round trips.
+type lazyTx struct {
+	mu   sync.Mutex
+	tx   *gorm.DB // nil until the first statement
+	done bool     // ended by RedeemAndCommit before it began
+}
+
+// begin returns the transaction, beginning it on db if need be. A failed
+// BEGIN leaves the error on the handle: every statement, and Commit, fails.
+func (lt *lazyTx) begin(db *gorm.DB) *gorm.DB {
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	switch {
+	case lt.tx != nil:
+	case lt.done:
+		lt.tx = db.Session(&gorm.Session{NewDB: true})
+		_ = lt.tx.AddError(errTxDone)
+	default:
+		lt.tx = db.Begin()
+	}
+	return lt.tx
+}
+
 // db returns the handle for a call: the transaction carried by ctx, if any.
 func (s *Store) db(ctx context.Context) *gorm.DB {
-	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
-		return tx.WithContext(ctx)
+	if lt, ok := ctx.Value(txKey{}).(*lazyTx); ok {
+		return lt.begin(s.gdb.WithContext(ctx)).WithContext(ctx)
 	}
 	return s.gdb.WithContext(ctx)
 }
 
 func inTx(ctx context.Context) bool {
-	_, ok := ctx.Value(txKey{}).(*gorm.DB)
+	_, ok := ctx.Value(txKey{}).(*lazyTx)
 	return ok
 }
 
-// BeginTx starts a transaction; calls made with the returned context join it.
+// BeginTx starts a transaction; calls made with the returned context join
+// it. The database sees it begin with the first of them.
 func (s *Store) BeginTx(ctx context.Context) (context.Context, error) {
 	if inTx(ctx) {
 		return ctx, errors.New("begin transaction: a transaction is already in progress")
 	}
-	tx := s.gdb.WithContext(ctx).Begin()
-	if tx.Error != nil {
-		return ctx, fmt.Errorf("begin transaction: %w", tx.Error)
-	}
-	return context.WithValue(ctx, txKey{}, tx), nil
+	return context.WithValue(ctx, txKey{}, &lazyTx{}), nil
 }
 
 // Commit commits the transaction carried by ctx.
 func (s *Store) Commit(ctx context.Context) error {
-	tx, ok := ctx.Value(txKey{}).(*gorm.DB)
+	lt, ok := ctx.Value(txKey{}).(*lazyTx)
 	if !ok {
 		return errors.New("commit: no transaction in context")
 	}
-	if err := tx.Commit().Error; err != nil {
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	switch {
+	case lt.done:
+		return fmt.Errorf("commit: %w", errTxDone)
+	case lt.tx == nil:
+		return nil // nothing ran in it
+	}
+	if err := lt.tx.Commit().Error; err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
 }
 
+// RedeemAndCommit ends the transaction in ctx with r (see RedeemTokens).
+// When nothing else ran in it, r runs as one statement of its own, without
+// the round trips of BEGIN and COMMIT (on SQLite, in a transaction of its
+// own). On error the transaction is rolled back.
+func (s *Store) RedeemAndCommit(ctx context.Context, r storage.Redemption) error {
+	lt, ok := ctx.Value(txKey{}).(*lazyTx)
+	if !ok {
+		return errors.New("commit: no transaction in context")
+	}
+	lt.mu.Lock()
+	alone := lt.tx == nil && !lt.done
+	if alone {
+		lt.done = true
+	}
+	lt.mu.Unlock()
+	if alone {
+		return s.RedeemTokens(context.WithValue(ctx, txKey{}, nil), r)
+	}
+	if err := s.RedeemTokens(ctx, r); err != nil {
+		_ = s.Rollback(ctx)
+		return err
+	}
+	return s.Commit(ctx)
+}
+
 // Rollback aborts the transaction carried by ctx.
 func (s *Store) Rollback(ctx context.Context) error {
-	tx, ok := ctx.Value(txKey{}).(*gorm.DB)
+	lt, ok := ctx.Value(txKey{}).(*lazyTx)
 	if !ok {
 		return errors.New("rollback: no transaction in context")
 	}
-	if err := tx.Rollback().Error; err != nil {
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	switch {
+	case lt.done:
+		return fmt.Errorf("rollback: %w", errTxDone)
+	case lt.tx == nil:
+		return nil
+	}
+	if err := lt.tx.Rollback().Error; err != nil {
 		return fmt.Errorf("rollback: %w", err)
 	}
 	return nil

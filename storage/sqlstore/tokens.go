@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"github.com/tollgate/tollgate/storage"
@@ -207,4 +208,91 @@ func (s *Store) deleteExpired(ctx context.Context, table, key string, before tim
 		return 0, wrap(res.Error, "delete expired %s", table)
 	}
 	return int(res.RowsAffected), nil
+}
+
+// RedeemTokens applies r all or nothing. On PostgreSQL it is one statement
+// whose parts see one snapshot: the conditional UPDATE of r.Use (exactly one
+// of concurrent redemptions changes the row, as in DeactivateToken), and a
+// DELETE and an INSERT that run only if it did. A taken key fails the
+// INSERT, and with it the statement. On SQLite it is the same three
+// statements in a transaction.
+func (s *Store) RedeemTokens(ctx context.Context, r storage.Redemption) error {
+	if !s.postgres {
+		return s.redeemInTx(ctx, r)
+	}
+	query, args := redemptionSQL(r)
+	var counts struct{ Used, Existed, Made int }
+	err := s.db(ctx).Raw(query, args...).Scan(&counts).Error
+	if t, ok := s.gdb.Dialector.(gorm.ErrorTranslator); ok && err != nil {
+		err = t.Translate(err) // gorm translates errors of its own statements only
+	}
+	switch {
+	case err != nil:
+		return wrap(err, "redeem %d tokens", len(r.Create))
+	case r.Use == nil:
+	case counts.Used == 1:
+	case counts.Existed == 0:
+		return wrap(storage.ErrNotFound, "redeem %s", r.Use.Kind)
+	default:
+		return wrap(storage.ErrInactive, "redeem %s", r.Use.Kind)
+	}
+	return nil
+}
+
+// redemptionSQL builds RedeemTokens' statement for PostgreSQL. Every part
+// reads the snapshot taken when the statement starts, so "existed" sees
+// r.Use as it was before a concurrent redemption took it.
+func redemptionSQL(r storage.Redemption) (string, []any) {
+	var parts []string
+	var args []any
+	won := "true"
+	used, existed := "SELECT 0", "SELECT 0"
+	if r.Use != nil {
+		parts = append(parts,
+			`used AS (UPDATE tokens SET active = false WHERE kind = ? AND signature = ? AND active RETURNING 1)`,
+			`existed AS (SELECT 1 FROM tokens WHERE kind = ? AND signature = ?)`)
+		args = append(args, string(r.Use.Kind), r.Use.Signature, string(r.Use.Kind), r.Use.Signature)
+		won = "EXISTS (SELECT 1 FROM used)"
+		used, existed = "SELECT count(*) FROM used", "SELECT count(*) FROM existed"
+	}
+	if len(r.Delete) > 0 {
+		values, vargs := keyValues(r.Delete)
+		parts = append(parts, `gone AS (DELETE FROM tokens WHERE (kind, signature) IN (SELECT column1, column2 FROM (`+values+`) AS k) AND `+won+`)`)
+		args = append(args, vargs...)
+	}
+	made := "SELECT 0"
+	if len(r.Create) > 0 {
+		var b strings.Builder
+		for i, t := range r.Create {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::boolean, ?::timestamptz, ?::bytea, ?::timestamptz)")
+			row := tokenToRow(t)
+			args = append(args, row.Kind, row.Signature, row.RequestID, row.ClientID, row.Subject, row.JTI, row.Active, row.ExpiresAt, row.Data, row.CreatedAt)
+		}
+		parts = append(parts, `made AS (INSERT INTO tokens (`+tokenColumns+`) SELECT * FROM (VALUES `+b.String()+`) AS v WHERE `+won+` RETURNING 1)`)
+		made = "SELECT count(*) FROM made"
+	}
+	query := fmt.Sprintf("SELECT (%s) AS used, (%s) AS existed, (%s) AS made", used, existed, made)
+	if len(parts) > 0 {
+		query = "WITH " + strings.Join(parts, ", ") + " " + query
+	}
+	return query, args
+}
+
+// redeemInTx is RedeemTokens as separate statements in a transaction.
+func (s *Store) redeemInTx(ctx context.Context, r storage.Redemption) error {
+	return s.atomic(ctx, func(tx *gorm.DB) error {
+		ctx := context.WithValue(ctx, txKey{}, &lazyTx{tx: tx})
+		if r.Use != nil {
+			if err := s.DeactivateToken(ctx, r.Use.Kind, r.Use.Signature); err != nil {
+				return err
+			}
+		}
+		if err := s.DeleteTokens(ctx, r.Delete); err != nil {
+			return err
+		}
+		return s.CreateTokens(ctx, r.Create)
+	})
 }
