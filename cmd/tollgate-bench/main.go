@@ -151,10 +151,12 @@ func bigScenarios(_ context.Context, t *target, o options, f *fixture, suffix st
 		fmt.Println("  ", err)
 	} else {
 		t.settle()
-		add(attack(t, o, "authorization_code exchange"+suffix, each(f.codes, func(c issuedCode) vegeta.Target {
-			return vegeta.Target{Method: http.MethodPost, URL: t.issuer + "/token", Header: basicAuth(webClient, webSecret),
-				Body: []byte(exchangeForm(c.code, c.pkce).Encode())}
-		})))
+		add(relative(true, measureSigning, func() outcome {
+			return attack(t, o, "authorization_code exchange"+suffix, each(f.codes, func(c issuedCode) vegeta.Target {
+				return vegeta.Target{Method: http.MethodPost, URL: t.issuer + "/token", Header: basicAuth(webClient, webSecret),
+					Body: []byte(exchangeForm(c.code, c.pkce).Encode())}
+			}))
+		}))
 	}
 	if !o.wants("refresh_token" + suffix) {
 		// skipped
@@ -162,21 +164,26 @@ func bigScenarios(_ context.Context, t *target, o options, f *fixture, suffix st
 		fmt.Println("  ", err)
 	} else {
 		t.settle()
-		add(attack(t, o, "refresh_token"+suffix, each(f.refresh, func(rt string) vegeta.Target {
-			return vegeta.Target{Method: http.MethodPost, URL: t.issuer + "/token", Header: basicAuth(webClient, webSecret),
-				Body: []byte(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}.Encode())}
-		})))
+		add(relative(true, measureSigning, func() outcome {
+			return attack(t, o, "refresh_token"+suffix, each(f.refresh, func(rt string) vegeta.Target {
+				return vegeta.Target{Method: http.MethodPost, URL: t.issuer + "/token", Header: basicAuth(webClient, webSecret),
+					Body: []byte(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}.Encode())}
+			}))
+		}))
 	}
 	tr := o.transport()
-	add(flow(t, o, "password sign-in (authorize→login→code→token)"+suffix, func(w int) error {
-		b := newBrowser(t.issuer, tr)
-		p := newPKCE()
-		code, err := b.authorize(webClient, f.users[w], password, p)
-		if err != nil {
+	signIn := "password sign-in (authorize→login→code→token)" + suffix
+	add(relative(o.wants(signIn), measureHashing, func() outcome {
+		return flow(t, o, signIn, func(w int) error {
+			b := newBrowser(t.issuer, tr)
+			p := newPKCE()
+			code, err := b.authorize(webClient, f.users[w], password, p)
+			if err != nil {
+				return err
+			}
+			_, err = postToken(b.client, t.issuer, webClient, webSecret, exchangeForm(code, p))
 			return err
-		}
-		_, err = postToken(b.client, t.issuer, webClient, webSecret, exchangeForm(code, p))
-		return err
+		})
 	}))
 	add(flow(t, o, "single sign-on (authorize→code→token)"+suffix, func(w int) error {
 		b := f.sessions[w]
@@ -189,6 +196,19 @@ func bigScenarios(_ context.Context, t *target, o options, f *fixture, suffix st
 		return err
 	}))
 	return rows
+}
+
+// relative runs a scenario with a target relative to a reference rate,
+// measuring the reference just before and just after it and taking the
+// mean. A skipped scenario measures nothing.
+func relative(run bool, reference func() float64, scenario func() outcome) outcome {
+	if !run {
+		return outcome{}
+	}
+	before := reference()
+	row := scenario()
+	row.Reference = (before + reference()) / 2
+	return row
 }
 
 func humanCount(n int) string {

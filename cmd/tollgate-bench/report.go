@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"os"
 	"runtime"
@@ -20,7 +21,6 @@ type report struct {
 
 // finish sets each row's target from the issue's goals.
 func (r *report) finish() {
-	perResponse := r.ref.signaturesPerSec / 2 // an access token and an ID token
 	base := map[string]float64{}
 	for i := range r.rows {
 		row := &r.rows[i]
@@ -37,9 +37,11 @@ func (r *report) finish() {
 		case name == "introspection" || name == "userinfo":
 			row.Target = verdict(row.Throughput >= 15000, "≥ 15000/s")
 		case strings.HasPrefix(name, "authorization_code") || strings.HasPrefix(name, "refresh_token"):
-			row.Target = verdict(row.Throughput >= 0.6*perResponse, "≥ 60%% of signing: %.0f/s", 0.6*perResponse)
+			bound := cmp.Or(row.Reference, r.ref.signaturesPerSec) / 2 // an access token and an ID token
+			row.Target = verdict(row.Throughput >= 0.6*bound, "≥ 60%% of signing (%.0f sig/s): %.0f/s", 2*bound, 0.6*bound)
 		case strings.HasPrefix(name, "password sign-in"):
-			row.Target = verdict(row.Throughput >= 0.85*r.ref.hashesPerSec, "≥ 85%% of argon2id: %.0f/s", 0.85*r.ref.hashesPerSec)
+			hashes := cmp.Or(row.Reference, r.ref.hashesPerSec)
+			row.Target = verdict(row.Throughput >= 0.85*hashes, "≥ 85%% of argon2id (%.0f hash/s): %.0f/s", hashes, 0.85*hashes)
 		}
 		base[name] = row.Throughput
 	}
@@ -110,13 +112,18 @@ everything shares two cores, but not steady: on a virtual machine, a core
 busy with the database or the load generator slows the other (shared
 caches, memory bandwidth, and a host that may place both on one physical
 core), so the same work costs more CPU time under load than alone. The
-references above are measured alone, the best case. The codes and refresh
+references are measured alone, the best case; the one a relative target
+is set against (signatures for the exchange and refresh, hashes for the
+password sign-in) is measured again just before and just after its
+scenario and the mean is shown in the Target column, because this
+machine's speed drifts by up to 25% over minutes. The codes and refresh
 tokens the exchange and refresh scenarios consume are issued just before
 them; the tables are then vacuumed and checkpointed, as pgbench does, so
 that the clean-up the seeding provoked is not counted against the next
 scenario. On this shared machine a figure moves by up to 15% from one run
 to the next, so a "met" or "missed" within that margin (the 1M-user
-comparisons, the exchange against its 60%) says less than the CPU columns.
+comparisons, the exchange and refresh against their 60%) says less than
+the CPU columns.
 
 - **RS256 signatures** are the floor of every token response. Go's RSA 2048
   uses constant-time arithmetic (there is no faster pure-Go RSA), and the
@@ -134,15 +141,20 @@ comparisons, the exchange against its 60%) says less than the CPU columns.
   claims are its record; revocation by jti, see docs/operations.md). An
   audit event per token is buffered and written in batches.
 - **authorization_code exchange**: two RS256 signatures (access token and ID
-  token) plus six database round trips: one query reads the code with its
-  PKCE challenge and OpenID request, then one transaction: begin, a
-  conditional update that marks the code used (of concurrent replays
-  exactly one wins), one delete of the challenge and the OpenID request,
-  one insert of the access and the refresh token, commit. A wrong
-  code_verifier still consumes the challenge. **refresh_token**: the same
-  two signatures and five round trips: read the refresh token, then one
-  transaction that rotates it (marked used, so a replay is detected and
-  revokes the family) and inserts the new pair in one statement.
+  token) plus two database round trips: one query reads the code with its
+  PKCE challenge and OpenID request; then one redemption, on PostgreSQL a
+  single statement, marks the code used (a conditional update: of
+  concurrent replays exactly one wins), deletes the challenge and the
+  OpenID request and inserts the access and the refresh token, the last
+  two only if the update won. fosite's transaction begins at its first
+  statement, so this one needs no BEGIN or COMMIT. A wrong code_verifier
+  still consumes the challenge. **refresh_token**: the same two signatures
+  and two round trips: read the refresh token, then one redemption that
+  rotates it (marked used, so a replay is detected and revokes the
+  family) and inserts the new pair. On loopback the database's share is
+  small (going from six round trips to two did not move these figures
+  beyond the noise); with the database across a network each round trip
+  saved is a network round trip off every token response.
 - **introspection** and **userinfo**: a signature verification (remembered per
   token for up to 30 s, never past exp), the revocation check (one Redis
   round trip, on every call: a revoked token is refused at once), the
@@ -154,7 +166,7 @@ comparisons, the exchange against its 60%) says less than the CPU columns.
   change. What is left is HTTP.
 - **password sign-in**: one argon2id verification (m = 19 MiB, t = 2, at most
   one per core at a time), plus five HTTP exchanges (authorize, login page,
-  login, authorize again, token) and about 27 database round trips: the
+  login, authorize again, token) and about 23 database round trips: the
   pending request between the pages (created, read three times, updated
   in one upsert, deleted), the password throttle (both counters read in SQL and Redis
   before the hash, the account's reset after it), the browser session,
@@ -164,7 +176,13 @@ comparisons, the exchange against its 60%) says less than the CPU columns.
   hash is most of it; the rest is the two RS256 signatures of the token
   response and these round trips, each a few tens of microseconds of the
   server's and PostgreSQL's CPU. **single sign-on** skips the login page
-  and the hash.
+  and the hash. The 85% target leaves 15% of the machine for everything
+  but the hash: at m = 19 MiB, t = 2 on these cores (about 24-30 ms of
+  CPU per hash) that is 4-5 ms per sign-in, and the single sign-on row
+  shows that the rest of the flow alone (its two RS256 signatures,
+  PostgreSQL, the load generator) costs more than that in machine CPU.
+  So the target is out of reach on two cores shared with the database and
+  the load generator, short of a cheaper hash, which the issue rules out.
 - **1M users**: every lookup is by primary key or a unique index, so a large
   database changes little; the figures are within the noise of the empty
   database.

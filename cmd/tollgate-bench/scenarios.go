@@ -35,7 +35,11 @@ type outcome struct {
 	// MachinePerOp is the CPU time of the whole machine (server, database,
 	// Redis, load generator, kernel) per successful operation.
 	MachinePerOp time.Duration
-	Target       string
+	// Reference is the rate of the unavoidable cost a relative target is
+	// set against (signatures or hashes per second), measured just before
+	// the scenario: this machine's speed drifts from minute to minute.
+	Reference float64
+	Target    string
 }
 
 // fixture is the seeded state the scenarios consume.
