@@ -5,6 +5,7 @@
 package keyring
 
 import (
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -159,13 +160,85 @@ func New(store Store, systemSecret []byte, opts ...Option) (*Keyring, error) {
 // Ensure creates the first active key and its successor when the store has
 // none, and drops retired keys whose tokens have all expired.
 func (r *Keyring) Ensure(ctx context.Context) error {
+	return r.ensureStates(ctx, storage.KeyActive, storage.KeyNext)
+}
+
+// EnsureActive creates only the active keys the store lacks: what a server
+// needs before it can answer. A new deployment's first start then waits
+// for one RSA key, not two; Ensure adds the successor once serving, and it
+// counts as published from then (see checkPublished).
+func (r *Keyring) EnsureActive(ctx context.Context) error {
+	return r.ensureStates(ctx, storage.KeyActive)
+}
+
+// slot is one key a family needs.
+type slot struct {
+	alg   string
+	state storage.KeyState
+}
+
+// ensureStates makes the keys that look missing before it takes the key
+// lock: a search for RSA primes takes tens to hundreds of milliseconds,
+// and holding the lock that long (on SQLite, the database's write lock)
+// would stall every other writer, readiness checks included.
+func (r *Keyring) ensureStates(ctx context.Context, states ...storage.KeyState) error {
+	keys, err := r.store.ListKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("list keys: %w", err)
+	}
+	made, err := generateAll(r.missing(keys, states))
+	if err != nil {
+		return err
+	}
 	return r.locked(ctx, func(ctx context.Context, keys []storage.SigningKey) error {
-		return r.ensure(ctx, keys)
+		return r.ensure(ctx, keys, made, states...)
 	})
 }
 
-func (r *Keyring) ensure(ctx context.Context, keys []storage.SigningKey) error {
-	have := map[string]map[storage.KeyState]bool{}
+// missing returns the slots of states that keys leave empty.
+func (r *Keyring) missing(keys []storage.SigningKey, states []storage.KeyState) []slot {
+	have := map[slot]bool{}
+	for _, k := range keys {
+		if k.State == storage.KeyRetired {
+			continue
+		}
+		have[slot{k.Algorithm, k.State}] = true
+	}
+	var todo []slot
+	for _, alg := range r.algs {
+		for _, state := range states {
+			if !have[slot{alg, state}] {
+				todo = append(todo, slot{alg, state})
+			}
+		}
+	}
+	return todo
+}
+
+// generateAll makes a key for each slot. A new deployment needs two RSA
+// keys, each a search for primes; the cores search side by side.
+func generateAll(slots []slot) (map[slot]crypto.Signer, error) {
+	privs := make([]crypto.Signer, len(slots))
+	errs := make([]error, len(slots))
+	var wg sync.WaitGroup
+	for i, sl := range slots {
+		wg.Go(func() { privs[i], errs[i] = generate(sl.alg) })
+	}
+	wg.Wait()
+	made := map[slot]crypto.Signer{}
+	for i, sl := range slots {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		made[sl] = privs[i]
+	}
+	return made, nil
+}
+
+// ensure, under the key lock, drops expired retired keys and fills the
+// empty slots of states, with the keys in made where it has them.
+func (r *Keyring) ensure(ctx context.Context, keys []storage.SigningKey, made map[slot]crypto.Signer, states ...storage.KeyState) error {
+	var live []storage.SigningKey
 	for _, k := range keys {
 		if k.State == storage.KeyRetired && !k.RetiresAt.After(r.now()) {
 			if err := r.store.DeleteKey(ctx, k.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
@@ -173,41 +246,26 @@ func (r *Keyring) ensure(ctx context.Context, keys []storage.SigningKey) error {
 			}
 			continue
 		}
-		if have[k.Algorithm] == nil {
-			have[k.Algorithm] = map[storage.KeyState]bool{}
+		live = append(live, k)
+	}
+	todo := r.missing(live, states)
+	var unmade []slot
+	for _, sl := range todo {
+		if made[sl] == nil {
+			unmade = append(unmade, sl)
 		}
-		have[k.Algorithm][k.State] = true
+	}
+	more, err := generateAll(unmade)
+	if err != nil {
+		return err
 	}
 	// A family created here gets one timestamp for both keys: they appear
 	// together in every JWKS, so the next key counts as published as long
 	// as the active one (see rotate).
 	now := r.now().UTC().Truncate(time.Microsecond)
-	type missing struct {
-		alg   string
-		state storage.KeyState
-		priv  crypto.Signer
-		err   error
-	}
-	var todo []*missing
-	for _, alg := range r.algs {
-		for _, state := range []storage.KeyState{storage.KeyActive, storage.KeyNext} {
-			if !have[alg][state] {
-				todo = append(todo, &missing{alg: alg, state: state})
-			}
-		}
-	}
-	// A new deployment needs two RSA keys, each a search for primes that
-	// takes a good part of the first start; the cores search side by side.
-	var wg sync.WaitGroup
-	for _, m := range todo {
-		wg.Go(func() { m.priv, m.err = generate(m.alg) })
-	}
-	wg.Wait()
-	for _, m := range todo {
-		if m.err != nil {
-			return m.err
-		}
-		if err := r.create(ctx, m.alg, m.state, m.priv, now); err != nil {
+	for _, sl := range todo {
+		priv := cmp.Or(made[sl], more[sl])
+		if err := r.create(ctx, sl.alg, sl.state, priv, now); err != nil {
 			return err
 		}
 	}
@@ -253,7 +311,7 @@ func (r *Keyring) RotateIfOlder(ctx context.Context, maxAge, retain time.Duratio
 }
 
 func (r *Keyring) rotate(ctx context.Context, keys []storage.SigningKey, retain time.Duration) error {
-	if err := r.ensure(ctx, keys); err != nil {
+	if err := r.ensure(ctx, keys, nil, storage.KeyActive, storage.KeyNext); err != nil {
 		return err
 	}
 	keys, err := r.store.ListKeys(ctx)

@@ -30,7 +30,6 @@ type Params struct {
 // Hasher hashes passwords at fixed parameters.
 type Hasher struct {
 	params Params
-	dummy  string // a real hash, verified against when the account is unknown
 	// slots bounds concurrent derivations to the cores that can run them:
 	// each holds MemoryKiB, so a burst of sign-ins queues for a core
 	// instead of multiplying the process's memory.
@@ -42,13 +41,10 @@ var ErrMalformedHash = errors.New("passwords: malformed hash")
 
 // New returns a hasher for p.
 func New(p Params) (*Hasher, error) {
-	h := &Hasher{params: p, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
-	dummy, err := h.Hash("tollgate dummy password")
-	if err != nil {
-		return nil, err
+	if p.MemoryKiB < 8*uint32(p.Parallelism) || p.Iterations < 1 || p.Parallelism < 1 {
+		return nil, fmt.Errorf("passwords: argon2id needs at least 1 iteration, 1 lane and 8 KiB per lane (got m=%d, t=%d, p=%d)", p.MemoryKiB, p.Iterations, p.Parallelism)
 	}
-	h.dummy = dummy
-	return h, nil
+	return &Hasher{params: p, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}, nil
 }
 
 // Hash returns the PHC string of password under fresh salt:
@@ -84,10 +80,11 @@ func (h *Hasher) derive(password string, salt []byte, p Params, n uint32) []byte
 	return argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, n)
 }
 
-// VerifyNothing spends the time of one verification, so that a sign-in for an
-// unknown account takes as long as one with a wrong password.
+// VerifyNothing spends the time of one verification at the hasher's
+// parameters, so that a sign-in for an unknown account takes as long as
+// one with a wrong password.
 func (h *Hasher) VerifyNothing(password string) {
-	_, _, _ = h.Verify(password, h.dummy)
+	_ = h.derive(password, make([]byte, saltLen), h.params, keyLen)
 }
 
 func decode(encoded string) (Params, []byte, []byte, error) {

@@ -43,3 +43,15 @@ func TestMalformed(t *testing.T) {
 		}
 	}
 }
+
+func TestNewRejectsUnusableParams(t *testing.T) {
+	for _, p := range []Params{
+		{MemoryKiB: 19 * 1024, Iterations: 0, Parallelism: 1},
+		{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 0},
+		{MemoryKiB: 7, Iterations: 2, Parallelism: 1},
+	} {
+		if _, err := New(p); err == nil {
+			t.Errorf("New(%+v) accepted parameters argon2id cannot use", p)
+		}
+	}
+}

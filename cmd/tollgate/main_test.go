@@ -328,7 +328,7 @@ func startServe(t *testing.T, environ ...string) string {
 // API; the answers look the same as on the local database.
 func TestRemoteAdmin(t *testing.T) {
 	const token = "remote-admin-token-0123456789abcdefghij"
-	issuer := startServe(t, "TOLLGATE_DATA_DIR="+filepath.Join(t.TempDir(), "data"), "TOLLGATE_ADMIN_TOKEN="+token)
+	issuer := startServeWithKeys(t, filepath.Join(t.TempDir(), "data"), "TOLLGATE_ADMIN_TOKEN="+token)
 	// The CLI side has no database of its own: everything goes over HTTP.
 	localDir := filepath.Join(t.TempDir(), "none")
 	c := cli{t, []string{"TOLLGATE_DATA_DIR=" + localDir, "TOLLGATE_TOKEN=" + token}}

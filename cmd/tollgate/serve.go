@@ -45,7 +45,7 @@ func (a *app) serveCommand() *cobra.Command {
 }
 
 func (a *app) serve(ctx context.Context, e *env, tracer trace.TracerProvider) error {
-	if err := e.keys.Ensure(ctx); err != nil {
+	if err := e.keys.EnsureActive(ctx); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
 	scfg := server.FromConfig(e.cfg, e.secret, e.hasher, e.log)
@@ -87,11 +87,20 @@ func (a *app) serve(ctx context.Context, e *env, tracer trace.TracerProvider) er
 		AuditRetention: time.Duration(e.cfg.AuditRetention)}).Run(ctx)
 	served := make(chan error, 2)
 	go func() { served <- httpServer.Serve(ln) }()
-	// Start-up (migrations, key generation, template parsing) leaves some
-	// 20 MiB of garbage that the runtime would hand back to the OS only
-	// gradually; an idle replica should not look bigger than it is. Done
-	// once serving, so the 5-10 ms it takes do not delay the first answer.
-	go debug.FreeOSMemory()
+	go func() {
+		// A new deployment's next keys are made once serving, so that its
+		// first start waits for one RSA key only; a failure here is retried
+		// by the next start or rotation.
+		if err := e.keys.Ensure(ctx); err != nil {
+			e.log.Error("create the next signing keys", "err", err)
+		}
+		// Start-up (migrations, key generation, template parsing) leaves
+		// some 20 MiB of garbage that the runtime would hand back to the
+		// OS only gradually; an idle replica should not look bigger than it
+		// is. Done once serving, so the 5-10 ms it takes do not delay the
+		// first answer.
+		debug.FreeOSMemory()
+	}()
 	var metricsServer *http.Server
 	if mln != nil {
 		metricsServer = &http.Server{Handler: operatorMux(srv.MetricsHandler()), ReadHeaderTimeout: 10 * time.Second}
