@@ -81,6 +81,9 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer t.close(context.Background())
+	// Once ready, the server still makes its next signing keys and returns
+	// start-up garbage to the OS; idle is after that.
+	time.Sleep(2 * time.Second)
 	idle, _ := t.rss()
 	f, err := seed(ctx, t, o)
 	if err != nil {
