@@ -43,18 +43,27 @@ func Backoff(n, free int) time.Duration {
 // failure recorded by a replica whose clock runs ahead never makes the
 // wait longer than the back-off itself.
 func Wait(ctx context.Context, store storage.Throttle, counters ...Counter) (time.Duration, error) {
+	wait, _, err := Check(ctx, store, counters...)
+	return wait, err
+}
+
+// Check is Wait that also returns how many failures each counter holds,
+// in the order of counters.
+func Check(ctx context.Context, store storage.Throttle, counters ...Counter) (time.Duration, []int, error) {
 	var wait time.Duration
-	for _, c := range counters {
+	failures := make([]int, len(counters))
+	for i, c := range counters {
 		a, err := store.Attempts(ctx, c.Key)
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
+		failures[i] = a.Failures
 		b := Backoff(a.Failures, c.Free)
 		if until := min(time.Until(a.LastFailure.Add(b)), b); until > wait {
 			wait = until
 		}
 	}
-	return wait, nil
+	return wait, failures, nil
 }
 
 // Fail counts one failure under each key. Every attempt counts, however

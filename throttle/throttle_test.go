@@ -36,9 +36,12 @@ func TestWaitAndFail(t *testing.T) {
 		}
 	}
 	// The account's two free failures are spent: the third waits.
-	wait, err := Wait(ctx, store, acct, addr)
+	wait, failures, err := Check(ctx, store, acct, addr)
 	if err != nil || wait <= 0 || wait > time.Second {
 		t.Fatalf("after the free failures: wait %v, %v; want up to 1s", wait, err)
+	}
+	if len(failures) != 2 || failures[0] != 2 || failures[1] != 2 {
+		t.Fatalf("failures per counter: %v, want [2 2]", failures)
 	}
 }
 

@@ -166,10 +166,11 @@ the CPU columns.
   change. What is left is HTTP.
 - **password sign-in**: one argon2id verification (m = 19 MiB, t = 2, at most
   one per core at a time), plus five HTTP exchanges (authorize, login page,
-  login, authorize again, token) and about 23 database round trips: the
+  login, authorize again, token) and some twenty database and Redis round trips: the
   pending request between the pages (created, read three times, updated
   in one upsert, deleted), the password throttle (both counters read in SQL and Redis
-  before the hash, the account's reset after it), the browser session,
+  before the hash; the account's count is cleared after it only if it had
+  failures), the browser session,
   the second-factor check (at login and again when the request resumes),
   the remembered consent, the code (one insert with its PKCE challenge and
   OpenID request), one audit event, and the token exchange above. The

@@ -177,12 +177,12 @@ func (h *Handler) confirmMFA(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) checkPassword(w http.ResponseWriter, r *http.Request, user storage.User, event string) bool {
 	ctx := r.Context()
 	page := templates.MFAAccountPage{}
-	wait, err := h.lockedFor(ctx, r, user.Email)
+	gate, err := h.lockedFor(ctx, r, user.Email)
 	if err != nil {
 		h.unavailable(w, r, err)
 		return false
 	}
-	if wait > 0 {
+	if wait := gate.Wait; wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		page.Throttled = true
 		h.Audit.Record(ctx, r, audit.Event{Type: event, UserID: user.ID, Reason: "throttled"})
@@ -204,7 +204,7 @@ func (h *Handler) checkPassword(w http.ResponseWriter, r *http.Request, user sto
 		h.renderAccountMFA(w, r, http.StatusUnauthorized, user, page)
 		return false
 	}
-	if err := h.Store.ResetAttempts(ctx, accountKey(user.Email)); err != nil {
+	if err := ResetPasswordFailures(ctx, h.Store, user.Email, gate); err != nil {
 		h.unavailable(w, r, err)
 		return false
 	}

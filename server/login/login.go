@@ -124,12 +124,12 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
-	wait, err := h.lockedFor(r.Context(), r, email)
+	gate, err := h.lockedFor(r.Context(), r, email)
 	if err != nil {
 		h.unavailable(w, r, err)
 		return
 	}
-	if wait > 0 {
+	if wait := gate.Wait; wait > 0 {
 		// The password is not even checked while the wait lasts.
 		h.Logger.InfoContext(r.Context(), "sign-in throttled", "client_id", p.ClientID, "wait", wait.Round(time.Second))
 		h.Metrics.SignIn("password", "throttled")
@@ -166,7 +166,7 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	if err := h.Store.ResetAttempts(r.Context(), accountKey(email)); err != nil {
+	if err := ResetPasswordFailures(r.Context(), h.Store, email, gate); err != nil {
 		h.unavailable(w, r, err)
 		return
 	}

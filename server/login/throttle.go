@@ -22,7 +22,7 @@ func addressKey(r *http.Request) string { return "password:address:" + clientip.
 
 // lockedFor reports how long the account or the address must still wait.
 // The email need not belong to an account, so the answer reveals nothing.
-func (h *Handler) lockedFor(ctx context.Context, r *http.Request, email string) (time.Duration, error) {
+func (h *Handler) lockedFor(ctx context.Context, r *http.Request, email string) (PasswordGate, error) {
 	return PasswordWait(ctx, h.Store, r, email)
 }
 
@@ -40,11 +40,22 @@ func (h *Handler) countFailure(ctx context.Context, keys ...string) error {
 	return countFailure(ctx, h.Store, keys...)
 }
 
-// PasswordWait reports how long a password attempt for email from r must
-// still wait. Every page that checks a password (the login page, linking
-// an upstream identity to an account) shares these counters.
-func PasswordWait(ctx context.Context, store storage.Throttle, r *http.Request, email string) (time.Duration, error) {
-	return waitFor(ctx, store, throttle.Counter{Key: accountKey(email), Free: freeAccountFailures}, throttle.Counter{Key: addressKey(r), Free: freeAddressFailures})
+// PasswordGate is the throttle's answer to a password attempt, read before
+// the password is checked.
+type PasswordGate struct {
+	Wait            time.Duration // how long the attempt must still wait; 0: go ahead
+	accountFailures int
+}
+
+// PasswordWait reads the throttle for a password attempt for email from r.
+// Every page that checks a password (the login page, linking an upstream
+// identity to an account) shares these counters.
+func PasswordWait(ctx context.Context, store storage.Throttle, r *http.Request, email string) (PasswordGate, error) {
+	wait, failures, err := throttle.Check(ctx, store, throttle.Counter{Key: accountKey(email), Free: freeAccountFailures}, throttle.Counter{Key: addressKey(r), Free: freeAddressFailures})
+	if err != nil {
+		return PasswordGate{}, err
+	}
+	return PasswordGate{Wait: wait, accountFailures: failures[0]}, nil
 }
 
 // RecordPasswordFailure counts a wrong password against the account and
@@ -54,8 +65,13 @@ func RecordPasswordFailure(ctx context.Context, store storage.Throttle, r *http.
 }
 
 // ResetPasswordFailures forgets the account's failures after a right
-// password.
-func ResetPasswordFailures(ctx context.Context, store storage.Throttle, email string) error {
+// password. When the account had none as the attempt began (gate), which
+// is nearly every sign-in, it writes nothing; a failure recorded meanwhile
+// by a parallel guess then stays counted.
+func ResetPasswordFailures(ctx context.Context, store storage.Throttle, email string, gate PasswordGate) error {
+	if gate.accountFailures == 0 {
+		return nil
+	}
 	return store.ResetAttempts(ctx, accountKey(email))
 }
 

@@ -88,12 +88,12 @@ func (h *Handler) submitLink(w http.ResponseWriter, r *http.Request) {
 	data := templates.UpstreamLinkPage{
 		Token: token, Request: pl.Request, UpstreamName: p.cfg.Name, Email: user.Email, HasPassword: true,
 	}
-	wait, err := login.PasswordWait(ctx, h.Store, r, user.Email)
+	gate, err := login.PasswordWait(ctx, h.Store, r, user.Email)
 	if err != nil {
 		h.unavailable(w, r, err)
 		return
 	}
-	if wait > 0 {
+	if wait := gate.Wait; wait > 0 {
 		h.Logger.InfoContext(ctx, "account link throttled", "upstream", p.cfg.ID, "wait", wait.Round(time.Second))
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		data.Throttled = true
@@ -118,7 +118,7 @@ func (h *Handler) submitLink(w http.ResponseWriter, r *http.Request) {
 		h.renderLink(w, r, http.StatusUnauthorized, data)
 		return
 	}
-	if err := login.ResetPasswordFailures(ctx, h.Store, user.Email); err != nil {
+	if err := login.ResetPasswordFailures(ctx, h.Store, user.Email, gate); err != nil {
 		h.unavailable(w, r, err)
 		return
 	}
