@@ -109,7 +109,7 @@ func TestSweepAttempts(t *testing.T) {
 	if err != nil || res.Attempts != 1 {
 		t.Fatalf("sweep: %+v %v", res, err)
 	}
-	if a, err := store.Attempts(ctx, "acct:live"); err != nil || a.Failures != 1 {
+	if a, err := store.Attempts(ctx, "acct:live"); err != nil || a[0].Failures != 1 {
 		t.Fatalf("live count: %+v %v", a, err)
 	}
 }

@@ -282,8 +282,9 @@ type Throttle interface {
 	// RecordFailure adds one failure under key, atomically, and returns the
 	// count including it.
 	RecordFailure(ctx context.Context, key string, forget time.Duration) (Attempts, error)
-	// Attempts returns the count under key (zero when forgotten).
-	Attempts(ctx context.Context, key string) (Attempts, error)
+	// Attempts returns the count under each key, in order (zero when
+	// forgotten), in one round trip to each place counts are kept.
+	Attempts(ctx context.Context, keys ...string) ([]Attempts, error)
 	// ResetAttempts forgets key's failures, after a success.
 	ResetAttempts(ctx context.Context, key string) error
 	// DeleteExpiredAttempts removes up to limit forgotten counts.

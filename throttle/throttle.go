@@ -50,13 +50,18 @@ func Wait(ctx context.Context, store storage.Throttle, counters ...Counter) (tim
 // Check is Wait that also returns how many failures each counter holds,
 // in the order of counters.
 func Check(ctx context.Context, store storage.Throttle, counters ...Counter) (time.Duration, []int, error) {
+	keys := make([]string, len(counters))
+	for i, c := range counters {
+		keys[i] = c.Key
+	}
+	attempts, err := store.Attempts(ctx, keys...)
+	if err != nil {
+		return 0, nil, err
+	}
 	var wait time.Duration
 	failures := make([]int, len(counters))
 	for i, c := range counters {
-		a, err := store.Attempts(ctx, c.Key)
-		if err != nil {
-			return 0, nil, err
-		}
+		a := attempts[i]
 		failures[i] = a.Failures
 		b := Backoff(a.Failures, c.Free)
 		if until := min(time.Until(a.LastFailure.Add(b)), b); until > wait {

@@ -49,8 +49,12 @@ func TestWaitAndFail(t *testing.T) {
 // hour ahead.
 type skewedStore struct{ storage.Throttle }
 
-func (s skewedStore) Attempts(ctx context.Context, key string) (storage.Attempts, error) {
-	return storage.Attempts{Failures: 100, LastFailure: time.Now().Add(time.Hour)}, nil
+func (s skewedStore) Attempts(ctx context.Context, keys ...string) ([]storage.Attempts, error) {
+	out := make([]storage.Attempts, len(keys))
+	for i := range out {
+		out[i] = storage.Attempts{Failures: 100, LastFailure: time.Now().Add(time.Hour)}
+	}
+	return out, nil
 }
 
 func TestWaitNeverExceedsTheBackoff(t *testing.T) {

@@ -164,26 +164,27 @@ the CPU columns.
   or signed-out user's tokens are revoked, so they are refused at once).
 - **discovery** and **jwks**: encoded once; the JWKS again when the keys
   change. What is left is HTTP.
-- **password sign-in**: one argon2id verification (m = 19 MiB, t = 2, at most
-  one per core at a time), plus five HTTP exchanges (authorize, login page,
-  login, authorize again, token) and some twenty database and Redis round trips: the
-  pending request between the pages (created, read three times, updated
-  in one upsert, deleted), the password throttle (both counters read in SQL and Redis
-  before the hash; the account's count is cleared after it only if it had
-  failures), the browser session,
-  the second-factor check (at login and again when the request resumes),
-  the remembered consent, the code (one insert with its PKCE challenge and
-  OpenID request), one audit event, and the token exchange above. The
-  hash is most of it; the rest is the two RS256 signatures of the token
-  response and these round trips, each a few tens of microseconds of the
-  server's and PostgreSQL's CPU. **single sign-on** skips the login page
-  and the hash. The 85% target leaves 15% of the machine for everything
-  but the hash: at m = 19 MiB, t = 2 on these cores (about 24-30 ms of
-  CPU per hash) that is 4-5 ms per sign-in, and the single sign-on row
-  shows that the rest of the flow alone (its two RS256 signatures,
-  PostgreSQL, the load generator) costs more than that in machine CPU.
-  So the target is out of reach on two cores shared with the database and
-  the load generator, short of a cheaper hash, which the issue rules out.
+- **password sign-in**: one argon2id verification (m = 19 MiB, t = 2, at
+  most one per core at a time), plus five HTTP exchanges (authorize, login
+  page, login, authorize again, token) and about twenty database and
+  Redis round trips: the pending request between the pages (created, read
+  three times, updated in one upsert, deleted), the password throttle
+  (both counters read in one SQL query and one Redis pipeline before the
+  hash; the account's count is cleared after it only if it had failures),
+  the browser session, the second-factor check (at login and again when
+  the request resumes), the remembered consent, the code (one insert with
+  its PKCE challenge and OpenID request), one audit event, and the token
+  exchange above. The hash is most of it; the rest is the two RS256
+  signatures of the token response and these round trips, each a few tens
+  of microseconds of the server's and PostgreSQL's CPU. **single sign-on**
+  skips the login page and the hash. The 85% target leaves 15% of the
+  machine for everything but the hash: at m = 19 MiB, t = 2 on these cores
+  (about 24-30 ms of CPU per hash) that is 4-5 ms per sign-in, and the
+  single sign-on row shows that the rest of the flow alone (its two RS256
+  signatures, PostgreSQL, the load generator) costs more than that in
+  machine CPU. So the target is out of reach on two cores shared with the
+  database and the load generator, short of a cheaper hash, which the
+  issue rules out.
 - **1M users**: every lookup is by primary key or a unique index, so a large
   database changes little; the figures are within the noise of the empty
   database.

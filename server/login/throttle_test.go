@@ -53,7 +53,7 @@ func TestResetPasswordFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Failures != 0 || store.resets.Load() != 1 {
-		t.Fatalf("after a right password: %d failures left, %d resets; want 0 and 1", a.Failures, store.resets.Load())
+	if a[0].Failures != 0 || store.resets.Load() != 1 {
+		t.Fatalf("after a right password: %d failures left, %d resets; want 0 and 1", a[0].Failures, store.resets.Load())
 	}
 }

@@ -34,31 +34,39 @@ func (s *Store) RecordFailure(ctx context.Context, key string, forget time.Durat
 	return s.Store.RecordFailure(ctx, key, forget)
 }
 
-// Attempts reads the count from Redis, or from SQL while Redis is
-// unavailable. Counts made in SQL during an outage are added, so failures
-// recorded there are not forgotten when Redis returns.
-func (s *Store) Attempts(ctx context.Context, key string) (storage.Attempts, error) {
-	fromSQL, err := s.Store.Attempts(ctx, key)
-	if err != nil || s.bypassed() {
-		return fromSQL, err
+// Attempts reads the counts from Redis (one pipeline), or from SQL while
+// Redis is unavailable. Counts made in SQL during an outage are added, so
+// failures recorded there are not forgotten when Redis returns.
+func (s *Store) Attempts(ctx context.Context, keys ...string) ([]storage.Attempts, error) {
+	out, err := s.Store.Attempts(ctx, keys...)
+	if err != nil || s.bypassed() || len(keys) == 0 {
+		return out, err
 	}
-	vals, err := s.rdb.HMGet(ctx, s.throttleKey(key), "failures", "last").Result()
+	cmds := make([]*redis.SliceCmd, len(keys))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, key := range keys {
+			cmds[i] = p.HMGet(ctx, s.throttleKey(key), "failures", "last")
+		}
+		return nil
+	})
 	if err != nil {
 		s.failed()
-		return fromSQL, nil
+		return out, nil
 	}
-	a := fromSQL
-	if v, ok := vals[0].(string); ok {
-		n, _ := strconv.Atoi(v)
-		a.Failures += n
-	}
-	if v, ok := vals[1].(string); ok {
-		ns, _ := strconv.ParseInt(v, 10, 64)
-		if last := time.Unix(0, ns); last.After(a.LastFailure) {
-			a.LastFailure = last
+	for i, cmd := range cmds {
+		vals := cmd.Val()
+		if v, ok := vals[0].(string); ok {
+			n, _ := strconv.Atoi(v)
+			out[i].Failures += n
+		}
+		if v, ok := vals[1].(string); ok {
+			ns, _ := strconv.ParseInt(v, 10, 64)
+			if last := time.Unix(0, ns); last.After(out[i].LastFailure) {
+				out[i].LastFailure = last
+			}
 		}
 	}
-	return a, nil
+	return out, nil
 }
 
 // ResetAttempts forgets the count in both places.

@@ -2,10 +2,7 @@ package sqlstore
 
 import (
 	"context"
-	"errors"
 	"time"
-
-	"gorm.io/gorm"
 
 	"github.com/tollgate/tollgate/storage"
 )
@@ -37,17 +34,24 @@ func (s *Store) RecordFailure(ctx context.Context, key string, forget time.Durat
 	return storage.Attempts{Failures: row.Failures, LastFailure: row.LastFailure.Time}, nil
 }
 
-// Attempts returns the live count under key.
-func (s *Store) Attempts(ctx context.Context, key string) (storage.Attempts, error) {
-	var row throttleRow
-	err := s.db(ctx).Where("key = ? AND expires_at > ?", key, utc(time.Now())).Take(&row).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return storage.Attempts{}, nil
+// Attempts returns the live count under each key, in one query.
+func (s *Store) Attempts(ctx context.Context, keys ...string) ([]storage.Attempts, error) {
+	out := make([]storage.Attempts, len(keys))
+	if len(keys) == 0 {
+		return out, nil
 	}
-	if err != nil {
-		return storage.Attempts{}, wrap(err, "read failures")
+	var rows []throttleRow
+	if err := s.db(ctx).Where("key IN ? AND expires_at > ?", keys, utc(time.Now())).Find(&rows).Error; err != nil {
+		return nil, wrap(err, "read failures")
 	}
-	return storage.Attempts{Failures: row.Failures, LastFailure: row.LastFailure.Time}, nil
+	for _, row := range rows {
+		for i, k := range keys {
+			if k == row.Key {
+				out[i] = storage.Attempts{Failures: row.Failures, LastFailure: row.LastFailure.Time}
+			}
+		}
+	}
+	return out, nil
 }
 
 // ResetAttempts forgets key's failures.

@@ -52,6 +52,7 @@ var subtests = []subtest{
 	{"ListRevocations", testListRevocations},
 	{"DeleteExpiredRevocations", testDeleteExpiredRevocations},
 	{"Throttle", testThrottle},
+	{"ThrottleMany", testThrottleMany},
 	{"ThrottleForgets", testThrottleForgets},
 	{"MFA", testMFA},
 	{"MFAStepReplay", testMFAStepReplay},

@@ -12,7 +12,37 @@ func attempts(t *testing.T, s storage.Store, key string) storage.Attempts {
 	t.Helper()
 	a, err := s.Attempts(t.Context(), key)
 	mustNil(t, "attempts", err)
-	return a
+	if len(a) != 1 {
+		t.Fatalf("attempts of one key: %d answers", len(a))
+	}
+	return a[0]
+}
+
+// Several keys are read at once, each count in its place.
+func testThrottleMany(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	one, two, none := unique("acct"), unique("ip"), unique("acct")
+	for range 2 {
+		_, err := s.RecordFailure(ctx, two, time.Hour)
+		mustNil(t, "record failure", err)
+	}
+	_, err := s.RecordFailure(ctx, one, time.Hour)
+	mustNil(t, "record failure", err)
+	got, err := s.Attempts(ctx, two, none, one, two)
+	mustNil(t, "attempts of several keys", err)
+	var failures []int
+	for _, a := range got {
+		failures = append(failures, a.Failures)
+	}
+	equal(t, "failures per key", failures, []int{2, 0, 1, 2})
+	if got[0].LastFailure.IsZero() || !got[1].LastFailure.IsZero() {
+		t.Fatalf("last failures: %+v", got)
+	}
+	got, err = s.Attempts(ctx)
+	mustNil(t, "attempts of no key", err)
+	if len(got) != 0 {
+		t.Fatalf("attempts of no key: %+v", got)
+	}
 }
 
 // Failures add up, in parallel too, and a success forgets them.
