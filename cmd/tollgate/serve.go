@@ -91,7 +91,7 @@ func (a *app) serve(ctx context.Context, e *env, tracer trace.TracerProvider) er
 		// A new deployment's next keys are made once serving, so that its
 		// first start waits for one RSA key only; a failure here is retried
 		// by the next start or rotation.
-		if err := e.keys.Ensure(ctx); err != nil {
+		if err := e.keys.Ensure(ctx); err != nil && ctx.Err() == nil {
 			e.log.Error("create the next signing keys", "err", err)
 		}
 		// Start-up (migrations, key generation, template parsing) leaves
