@@ -16,16 +16,25 @@ import (
 // storedRequest is the serialized form of a fosite request. The client is
 // stored by ID and loaded again, so a deleted or changed client takes effect.
 type storedRequest struct {
-	ID                string          `json:"id"`
-	RequestedAt       time.Time       `json:"requested_at"`
-	ClientID          string          `json:"client_id"`
-	RequestedScopes   []string        `json:"requested_scopes"`
-	GrantedScopes     []string        `json:"granted_scopes"`
-	RequestedAudience []string        `json:"requested_audience"`
-	GrantedAudience   []string        `json:"granted_audience"`
-	Form              url.Values      `json:"form"`
-	Session           json.RawMessage `json:"session"`
+	ID                string     `json:"id"`
+	RequestedAt       time.Time  `json:"requested_at"`
+	ClientID          string     `json:"client_id"`
+	RequestedScopes   []string   `json:"requested_scopes"`
+	GrantedScopes     []string   `json:"granted_scopes"`
+	RequestedAudience []string   `json:"requested_audience"`
+	GrantedAudience   []string   `json:"granted_audience"`
+	Form              url.Values `json:"form"`
+	// Session is the session itself when encoding and, when decoding, the
+	// caller's session value (a pointer, which encoding/json fills in
+	// place) or skipSession: one pass over the data either way, where a
+	// json.RawMessage here took two.
+	Session any `json:"session"`
 }
+
+// skipSession stands in for the session when the caller wants none.
+type skipSession struct{}
+
+func (*skipSession) UnmarshalJSON([]byte) error { return nil }
 
 // expiryFor tells when a stored artifact of the kind stops being useful.
 func expiryFor(kind storage.TokenKind, r fosite.Requester) time.Time {
@@ -45,10 +54,6 @@ func expiryFor(kind storage.TokenKind, r fosite.Requester) time.Time {
 }
 
 func encodeToken(kind storage.TokenKind, signature string, r fosite.Requester) (storage.Token, error) {
-	sess, err := json.Marshal(r.GetSession())
-	if err != nil {
-		return storage.Token{}, fmt.Errorf("encode session: %w", err)
-	}
 	data, err := json.Marshal(storedRequest{
 		ID:                r.GetID(),
 		RequestedAt:       r.GetRequestedAt(),
@@ -58,7 +63,7 @@ func encodeToken(kind storage.TokenKind, signature string, r fosite.Requester) (
 		RequestedAudience: r.GetRequestedAudience(),
 		GrantedAudience:   r.GetGrantedAudience(),
 		Form:              r.GetRequestForm(),
-		Session:           sess,
+		Session:           r.GetSession(),
 	})
 	if err != nil {
 		return storage.Token{}, fmt.Errorf("encode request: %w", err)
@@ -82,14 +87,12 @@ func encodeToken(kind storage.TokenKind, signature string, r fosite.Requester) (
 
 // decodeToken rebuilds the request into the caller's session value.
 func (s *Store) decodeToken(ctx context.Context, t storage.Token, session fosite.Session) (*fosite.Request, error) {
-	var sr storedRequest
+	sr := storedRequest{Session: &skipSession{}}
+	if session != nil {
+		sr.Session = session
+	}
 	if err := json.Unmarshal(t.Data, &sr); err != nil {
 		return nil, fmt.Errorf("decode request: %w", err)
-	}
-	if session != nil && len(sr.Session) > 0 {
-		if err := json.Unmarshal(sr.Session, session); err != nil {
-			return nil, fmt.Errorf("decode session: %w", err)
-		}
 	}
 	client, err := s.GetClient(ctx, sr.ClientID)
 	if err != nil {

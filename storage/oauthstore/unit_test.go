@@ -102,7 +102,7 @@ const (
 
 // withClient registers the client "app" in backend and returns the store
 // over it and the client as fosite sees it.
-func withClient(t *testing.T, backend storage.Store) (*Store, fosite.Client) {
+func withClient(t testing.TB, backend storage.Store) (*Store, fosite.Client) {
 	t.Helper()
 	ctx := context.Background()
 	now := time.Now()
