@@ -24,7 +24,7 @@ e2e:
 ## bench: load benchmark on PostgreSQL + Redis; prints a table and writes docs/benchmarks.md
 bench:
 	$(GO) run ./cmd/tollgate-bench -out docs/benchmarks.md
-	$(GO) test -run '^$$' -bench . -benchmem ./server/oauth/ ./storage/redisstore/ ./passwords/
+	$(GO) test -run '^$$' -bench . -benchmem ./server/oauth/ ./storage/oauthstore/ ./storage/redisstore/ ./passwords/
 
 fmt:
 	@unformatted="$$(gofmt -l .)"; \
