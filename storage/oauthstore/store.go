@@ -63,6 +63,15 @@ func mapErr(op string, err error) error {
 	}
 }
 
+// mapUseErr is mapErr for marking a code or refresh token used: a code
+// already used is fosite's ErrInvalidatedAuthorizeCode.
+func mapUseErr(op string, kind storage.TokenKind, err error) error {
+	if kind == storage.KindAuthorizeCode && errors.Is(err, storage.ErrInactive) {
+		return fosite.ErrInvalidatedAuthorizeCode
+	}
+	return mapErr(op, err)
+}
+
 // ForgetClient drops a cached registration after this process changed it,
 // so the change (a new secret, say) holds here at once.
 func (s *Store) ForgetClient(id string) { s.clients.Forget(id) }
@@ -171,11 +180,8 @@ func (s *Store) InvalidateAuthorizeCodeSession(ctx context.Context, signature st
 		return nil // at Commit
 	}
 	err := s.store.DeactivateToken(ctx, storage.KindAuthorizeCode, signature)
-	if errors.Is(err, storage.ErrInactive) {
-		return fosite.ErrInvalidatedAuthorizeCode
-	}
 	if err != nil {
-		return mapErr("invalidate code", err)
+		return mapUseErr("invalidate code", storage.KindAuthorizeCode, err)
 	}
 	return s.consumeCode(ctx, signature)
 }
@@ -389,15 +395,10 @@ func (s *Store) Commit(ctx context.Context) error {
 		return s.commit(ctx)
 	}
 	err := s.store.RedeemAndCommit(ctx, r)
-	switch {
-	case err == nil:
-		return nil
-	case r.Use != nil && r.Use.Kind == storage.KindAuthorizeCode && errors.Is(err, storage.ErrInactive):
-		return fosite.ErrInvalidatedAuthorizeCode
-	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrInactive):
-		return mapErr("redeem", err)
+	if err != nil && r.Use != nil {
+		return mapUseErr("redeem", r.Use.Kind, err)
 	}
-	return &UnavailableError{Err: fmt.Errorf("redeem: %w", err)}
+	return mapErr("redeem", err)
 }
 
 // commit ends a transaction without a unit.

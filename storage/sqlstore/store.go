@@ -135,18 +135,18 @@ type lazyTx struct {
 	done bool     // ended by RedeemAndCommit before it began
 }
 
-// begin returns the transaction, beginning it on db if need be. A failed
+// begin returns the transaction, beginning it on gdb if need be. A failed
 // BEGIN leaves the error on the handle: every statement, and Commit, fails.
-func (lt *lazyTx) begin(db *gorm.DB) *gorm.DB {
+func (lt *lazyTx) begin(ctx context.Context, gdb *gorm.DB) *gorm.DB {
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
 	switch {
 	case lt.tx != nil:
 	case lt.done:
-		lt.tx = db.Session(&gorm.Session{NewDB: true})
+		lt.tx = gdb.Session(&gorm.Session{NewDB: true, Context: ctx})
 		_ = lt.tx.AddError(errTxDone)
 	default:
-		lt.tx = db.Begin()
+		lt.tx = gdb.WithContext(ctx).Begin()
 	}
 	return lt.tx
 }
@@ -154,7 +154,7 @@ func (lt *lazyTx) begin(db *gorm.DB) *gorm.DB {
 // db returns the handle for a call: the transaction carried by ctx, if any.
 func (s *Store) db(ctx context.Context) *gorm.DB {
 	if lt, ok := ctx.Value(txKey{}).(*lazyTx); ok {
-		return lt.begin(s.gdb.WithContext(ctx)).WithContext(ctx)
+		return lt.begin(ctx, s.gdb).WithContext(ctx)
 	}
 	return s.gdb.WithContext(ctx)
 }
@@ -175,20 +175,26 @@ func (s *Store) BeginTx(ctx context.Context) (context.Context, error) {
 
 // Commit commits the transaction carried by ctx.
 func (s *Store) Commit(ctx context.Context) error {
+	return end(ctx, "commit", (*gorm.DB).Commit)
+}
+
+// end commits or rolls back the transaction carried by ctx; one in which
+// nothing ran has nothing to end.
+func end(ctx context.Context, op string, fn func(*gorm.DB) *gorm.DB) error {
 	lt, ok := ctx.Value(txKey{}).(*lazyTx)
 	if !ok {
-		return errors.New("commit: no transaction in context")
+		return fmt.Errorf("%s: no transaction in context", op)
 	}
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
 	switch {
 	case lt.done:
-		return fmt.Errorf("commit: %w", errTxDone)
+		return fmt.Errorf("%s: %w", op, errTxDone)
 	case lt.tx == nil:
-		return nil // nothing ran in it
+		return nil
 	}
-	if err := lt.tx.Commit().Error; err != nil {
-		return fmt.Errorf("commit: %w", err)
+	if err := fn(lt.tx).Error; err != nil {
+		return fmt.Errorf("%s: %w", op, err)
 	}
 	return nil
 }
@@ -220,22 +226,7 @@ func (s *Store) RedeemAndCommit(ctx context.Context, r storage.Redemption) error
 
 // Rollback aborts the transaction carried by ctx.
 func (s *Store) Rollback(ctx context.Context) error {
-	lt, ok := ctx.Value(txKey{}).(*lazyTx)
-	if !ok {
-		return errors.New("rollback: no transaction in context")
-	}
-	lt.mu.Lock()
-	defer lt.mu.Unlock()
-	switch {
-	case lt.done:
-		return fmt.Errorf("rollback: %w", errTxDone)
-	case lt.tx == nil:
-		return nil
-	}
-	if err := lt.tx.Rollback().Error; err != nil {
-		return fmt.Errorf("rollback: %w", err)
-	}
-	return nil
+	return end(ctx, "rollback", (*gorm.DB).Rollback)
 }
 
 // atomic runs fn in a transaction: the caller's if ctx carries one, else a

@@ -44,12 +44,12 @@ func (s *Store) Attempts(ctx context.Context, keys ...string) ([]storage.Attempt
 	if err := s.db(ctx).Where("key IN ? AND expires_at > ?", keys, utc(time.Now())).Find(&rows).Error; err != nil {
 		return nil, wrap(err, "read failures")
 	}
+	byKey := make(map[string]storage.Attempts, len(rows))
 	for _, row := range rows {
-		for i, k := range keys {
-			if k == row.Key {
-				out[i] = storage.Attempts{Failures: row.Failures, LastFailure: row.LastFailure.Time}
-			}
-		}
+		byKey[row.Key] = storage.Attempts{Failures: row.Failures, LastFailure: row.LastFailure.Time}
+	}
+	for i, k := range keys {
+		out[i] = byKey[k]
 	}
 	return out, nil
 }
