@@ -156,8 +156,11 @@ the CPU columns.
   beyond the noise); with the database across a network each round trip
   saved is a network round trip off every token response.
 - **introspection** and **userinfo**: a signature verification (remembered per
-  token for up to 30 s, never past exp), the revocation check (one Redis
-  round trip, on every call: a revoked token is refused at once), the
+  token for up to 30 s, never past exp), the revocation check (a Redis
+  read on every call, so a revoked token is refused at once; the checks
+  that arrive while one round trip is in flight share the next one, one
+  MGET for all of them, which took these rows from about 9,600 and 11,100
+  to 11,600 and 12,800 calls/s), the
   token's record (cached with its decoded request for up to a minute), the
   client (cached for 5 s); userinfo also needs the user (cached for 5 s
   per replica and forgotten when changed through it; a disabled, deleted

@@ -72,8 +72,9 @@ return 0
 // Store is a storage.Store whose revocation list is cached in Redis.
 type Store struct {
 	storage.Store
-	rdb    redis.UniversalClient
-	prefix string
+	rdb     redis.UniversalClient
+	prefix  string
+	lookups *lookups
 
 	seeding sync.Mutex // one seeding at a time in this process
 	// unsynced counts revocations that reached SQL but not Redis and that
@@ -89,7 +90,9 @@ type Store struct {
 // New returns sql with its revocation list cached in client under keys that
 // start with prefix. It does no I/O: the first IsRevoked seeds Redis.
 func New(client redis.UniversalClient, sql storage.Store, prefix string) *Store {
-	return &Store{Store: sql, rdb: client, prefix: prefix}
+	s := &Store{Store: sql, rdb: client, prefix: prefix}
+	s.lookups = &lookups{rdb: client, marker: s.markerKey()}
+	return s
 }
 
 func (s *Store) revokedKey(jti string) string { return s.prefix + "revoked:" + jti }
@@ -141,20 +144,15 @@ func (s *Store) IsRevoked(ctx context.Context, jti string) (bool, error) {
 	return s.Store.IsRevoked(ctx, jti)
 }
 
-// lookup reads the jti's key and the marker in one round trip, with one
-// MGET (cheaper than a pipeline of two commands: it runs on every
-// introspection and userinfo call).
+// lookup reads the jti's key and the marker in one round trip, shared with
+// the checks made at the same time (see lookups): it runs on every
+// introspection and userinfo call.
 func (s *Store) lookup(ctx context.Context, jti string) (revoked bool, marker string, err error) {
-	vals, err := s.rdb.MGet(ctx, s.revokedKey(jti), s.markerKey()).Result()
-	if err != nil || len(vals) != 2 {
+	revoked, marker, err = s.lookups.get(ctx, s.revokedKey(jti))
+	if err != nil && ctx.Err() == nil {
 		s.failed()
-		if err == nil {
-			err = fmt.Errorf("redis MGET: %d values, want 2", len(vals))
-		}
-		return false, "", err
 	}
-	marker, _ = vals[1].(string)
-	return vals[0] != nil, marker, nil
+	return revoked, marker, err
 }
 
 func isSeeding(marker string) bool {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -285,4 +286,39 @@ func TestCloseTwice(t *testing.T) {
 	if err := f.store.Close(); err != nil && !errors.Is(err, redis.ErrClosed) {
 		t.Fatalf("second Close: %v", err)
 	}
+}
+
+// Under concurrent checks (which share round trips to Redis), each check gets
+// its own token's answer, and a token revoked through one store is refused
+// by the next check on another store, as by a second replica.
+func TestConcurrentChecks(t *testing.T) {
+	ctx := t.Context()
+	f := newFixture(t, redisClient(t))
+	other := redisstore.New(redisClient(t), f.sql, f.prefix)
+	wantRevoked(t, f.store, jti(t), false) // seeds Redis
+
+	const workers, rounds = 16, 30
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range rounds {
+				id := jti(t)
+				if got, err := other.IsRevoked(ctx, id); err != nil || got {
+					t.Errorf("IsRevoked(%s) before revocation = %v, %v", id, got, err)
+					return
+				}
+				if err := f.store.Revoke(ctx, id, time.Now().Add(time.Hour)); err != nil {
+					t.Error(err)
+					return
+				}
+				if got, err := other.IsRevoked(ctx, id); err != nil || !got {
+					t.Errorf("IsRevoked(%s) after revocation = %v, %v", id, got, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

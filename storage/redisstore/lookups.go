@@ -1,0 +1,111 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// maxFlights is how many lookup batches may be in flight to Redis at once.
+// A lookup that finds them all busy waits for the next batch instead of
+// taking a connection of its own. One makes the largest batches: under the
+// benchmark's userinfo load it served 12% more calls than two (about three
+// checks per round trip).
+const maxFlights = 1
+
+// lookups coalesces concurrent revocation checks into one MGET of the marker
+// and every queued jti. Under load, one round trip answers many checks: one
+// write and one read on the socket, for this process and for Redis, instead
+// of one each per check. A lone check is sent at once, so it waits no longer
+// than before.
+//
+// A check is only ever sent in a batch that leaves after the check began, so
+// a revocation that completed before a check started is always seen by it.
+type lookups struct {
+	rdb    redis.UniversalClient
+	marker string
+
+	mu      sync.Mutex
+	queue   []*lookup // waiting for the next batch
+	flights int       // batches in flight
+}
+
+// lookup is one check and, once done is closed, its answer.
+type lookup struct {
+	ctx     context.Context
+	key     string
+	done    chan struct{}
+	revoked bool
+	marker  string
+	err     error
+}
+
+// get reports whether key exists and the marker's value, in a batch with
+// whatever other checks are waiting.
+func (l *lookups) get(ctx context.Context, key string) (revoked bool, marker string, err error) {
+	c := &lookup{ctx: ctx, key: key, done: make(chan struct{})}
+	l.mu.Lock()
+	l.queue = append(l.queue, c)
+	batch := l.take()
+	l.mu.Unlock()
+	if batch != nil {
+		l.fly(batch)
+	}
+	select {
+	case <-c.done:
+		return c.revoked, c.marker, c.err
+	case <-ctx.Done():
+		return false, "", ctx.Err()
+	}
+}
+
+// take returns the queue as the next batch if a flight is free. l.mu must be
+// held.
+func (l *lookups) take() []*lookup {
+	if len(l.queue) == 0 || l.flights >= maxFlights {
+		return nil
+	}
+	l.flights++
+	batch := l.queue
+	l.queue = nil
+	return batch
+}
+
+// fly sends batch, answers its checks, and then sends the checks that queued
+// meanwhile from a new goroutine, so that no caller waits for others' batches.
+func (l *lookups) fly(batch []*lookup) {
+	// The batch carries its first check's context values (its trace) but not
+	// its cancellation: the other checks share the batch.
+	ctx := context.WithoutCancel(batch[0].ctx)
+	keys := make([]string, 0, len(batch)+1)
+	keys = append(keys, l.marker)
+	for _, c := range batch {
+		keys = append(keys, c.key)
+	}
+	vals, err := l.rdb.MGet(ctx, keys...).Result()
+	if err == nil && len(vals) != len(keys) {
+		err = fmt.Errorf("redis MGET: %d values, want %d", len(vals), len(keys))
+	}
+	var marker string
+	if err == nil {
+		marker, _ = vals[0].(string)
+	}
+	for i, c := range batch {
+		if err != nil {
+			c.err = err
+		} else {
+			c.revoked, c.marker = vals[i+1] != nil, marker
+		}
+		close(c.done)
+	}
+
+	l.mu.Lock()
+	l.flights--
+	next := l.take()
+	l.mu.Unlock()
+	if next != nil {
+		go l.fly(next)
+	}
+}
