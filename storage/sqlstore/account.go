@@ -37,7 +37,7 @@ func (s *Store) DeleteUserSessionsExcept(ctx context.Context, userID, keep strin
 func (s *Store) DeleteSubjectTokensExcept(ctx context.Context, kind storage.TokenKind, subject, keepRequestID string) ([]storage.Token, error) {
 	var rows []tokenRow
 	err := s.db(ctx).Raw(`DELETE FROM tokens WHERE kind = ? AND subject = ? AND request_id <> ? RETURNING `+tokenColumns,
-		string(kind), subject, keepRequestID).Scan(&rows).Error
+		string(kind), subject, keepRequestID).Find(&rows).Error
 	if err != nil {
 		return nil, wrap(err, "delete %s of subject %q", kind, subject)
 	}

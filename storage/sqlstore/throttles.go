@@ -27,7 +27,7 @@ func (s *Store) RecordFailure(ctx context.Context, key string, forget time.Durat
 			last_failure = excluded.last_failure,
 			expires_at = excluded.expires_at
 		RETURNING key, failures, last_failure, expires_at`,
-		key, utc(now), utc(now.Add(forget))).Scan(&row).Error
+		key, utc(now), utc(now.Add(forget))).Find(&row).Error
 	if err != nil {
 		return storage.Attempts{}, wrap(err, "record failure")
 	}

@@ -77,7 +77,7 @@ func (s *Store) GetTokens(ctx context.Context, keys []storage.TokenKey) ([]stora
 	values, args := keyValues(keys)
 	var rows []tokenRow
 	err := s.db(ctx).Raw(`SELECT t.* FROM tokens t JOIN (`+values+`) AS k
-		ON t.kind = k.column1 AND t.signature = k.column2`, args...).Scan(&rows).Error
+		ON t.kind = k.column1 AND t.signature = k.column2`, args...).Find(&rows).Error
 	if err != nil {
 		return nil, wrap(err, "get %d tokens", len(keys))
 	}
@@ -167,7 +167,7 @@ func (s *Store) DeactivateGrant(ctx context.Context, kind storage.TokenKind, req
 func (s *Store) DeleteGrant(ctx context.Context, kind storage.TokenKind, requestID string) ([]storage.Token, error) {
 	var rows []tokenRow
 	err := s.db(ctx).Raw(`DELETE FROM tokens WHERE kind = ? AND request_id = ? RETURNING `+tokenColumns,
-		string(kind), requestID).Scan(&rows).Error
+		string(kind), requestID).Find(&rows).Error
 	if err != nil {
 		return nil, wrap(err, "delete %s of grant %q", kind, requestID)
 	}
@@ -179,7 +179,7 @@ func (s *Store) DeleteGrant(ctx context.Context, kind storage.TokenKind, request
 func (s *Store) DeleteSubjectTokens(ctx context.Context, kind storage.TokenKind, subject string) ([]storage.Token, error) {
 	var rows []tokenRow
 	err := s.db(ctx).Raw(`DELETE FROM tokens WHERE kind = ? AND subject = ? RETURNING `+tokenColumns,
-		string(kind), subject).Scan(&rows).Error
+		string(kind), subject).Find(&rows).Error
 	if err != nil {
 		return nil, wrap(err, "delete %s of subject %q", kind, subject)
 	}
@@ -222,7 +222,7 @@ func (s *Store) RedeemTokens(ctx context.Context, r storage.Redemption) error {
 	}
 	query, args := redemptionSQL(r)
 	var counts struct{ Used, Existed, Made int }
-	err := s.db(ctx).Raw(query, args...).Scan(&counts).Error
+	err := s.db(ctx).Raw(query, args...).Find(&counts).Error
 	if t, ok := s.gdb.Dialector.(gorm.ErrorTranslator); ok && err != nil {
 		err = t.Translate(err) // gorm translates errors of its own statements only
 	}

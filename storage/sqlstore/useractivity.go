@@ -28,7 +28,7 @@ func (s *Store) ListUserConsents(ctx context.Context, userID string) ([]storage.
 func (s *Store) DeleteUserClientTokens(ctx context.Context, kind storage.TokenKind, subject, clientID string) ([]storage.Token, error) {
 	var rows []tokenRow
 	err := s.db(ctx).Raw(`DELETE FROM tokens WHERE kind = ? AND subject = ? AND client_id = ? RETURNING `+tokenColumns,
-		string(kind), subject, clientID).Scan(&rows).Error
+		string(kind), subject, clientID).Find(&rows).Error
 	if err != nil {
 		return nil, wrap(err, "delete %s of subject %q for client %q", kind, subject, clientID)
 	}
