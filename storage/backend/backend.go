@@ -73,6 +73,11 @@ func Open(ctx context.Context, databaseURL, redisURL string, with ...Option) (st
 		sql.Close()
 		return nil, fmt.Errorf("redis_url %s: Redis does not answer: %w", RedactURL(redisURL), scrub(err, redisURL))
 	}
+	if err := redisstore.CheckEviction(pctx, client); err != nil {
+		client.Close()
+		sql.Close()
+		return nil, fmt.Errorf("redis_url %s: %w", RedactURL(redisURL), scrub(err, redisURL))
+	}
 	return redisstore.New(client, sql, RedisPrefix), nil
 }
 

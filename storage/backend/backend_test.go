@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/tollgate/tollgate/storage"
 	"github.com/tollgate/tollgate/storage/backend"
 	"github.com/tollgate/tollgate/storage/redisstore"
@@ -101,5 +103,31 @@ func TestRedactURL(t *testing.T) {
 		if got := backend.RedactURL(in); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A Redis that may evict keys is refused at start-up, with what to change.
+func TestOpenRefusesEvictingRedis(t *testing.T) {
+	ctx := t.Context()
+	server := testbackend.StartRedis(t)
+	opts, err := redis.ParseURL(server.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := redis.NewClient(opts)
+	defer client.Close()
+	if err := client.ConfigSet(ctx, "maxmemory", "64mb").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := backend.Open(ctx, testbackend.PostgresURL(t), server.URL())
+	if err == nil {
+		s.Close()
+		t.Fatal("Open accepted a Redis with maxmemory-policy allkeys-lru")
+	}
+	if !strings.Contains(err.Error(), "noeviction") {
+		t.Fatalf("error %q does not say what to change", err)
 	}
 }

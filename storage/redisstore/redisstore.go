@@ -9,7 +9,8 @@
 // reads as active because of Redis: at worst a check costs a SQL query.
 //
 // Redis must not evict keys on its own: run it with maxmemory-policy
-// noeviction (or without maxmemory). The marker expires every few minutes,
+// noeviction (or without maxmemory). Each seeding checks this (CheckEviction)
+// and leaves Redis unused if it may evict. The marker expires every few minutes,
 // which re-seeds Redis and bounds the harm of a restart from an old snapshot
 // or a failover that lost recent writes but kept the marker.
 package redisstore
@@ -46,6 +47,9 @@ const (
 	seedBatch = 500
 	// backoff is how long Redis is bypassed after it failed.
 	backoff = time.Second
+	// evictionBackoff is how long Redis is bypassed after it was found to
+	// evict keys (see CheckEviction), before it is checked again.
+	evictionBackoff = time.Minute
 )
 
 // claimSeed takes the seeding claim unless Redis is seeded or another
@@ -196,6 +200,12 @@ func (s *Store) seed(ctx context.Context) {
 		return
 	}
 	if ok != 1 {
+		return
+	}
+	if err := CheckEviction(ctx, s.rdb); err != nil {
+		// Leave the claim to expire: until Redis is fixed, checks answer
+		// from SQL.
+		s.bypassUntil.Store(time.Now().Add(evictionBackoff).UnixNano())
 		return
 	}
 	revs, err := s.Store.ListRevocations(ctx, time.Now())
