@@ -20,7 +20,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -127,8 +126,20 @@ func Actor(ctx context.Context) string {
 	return a
 }
 
-// secretKey matches detail keys that name something never to be recorded.
-var secretKey = regexp.MustCompile(`(?i)pass|secret|token|code|cookie|hash|otp|credential|key`)
+// secretWords, found anywhere in a detail key (in any case), name something
+// never to be recorded. A loop of substring tests: a regular expression was
+// 2% of the CPU of a client_credentials token, which records an event.
+var secretWords = []string{"pass", "secret", "token", "code", "cookie", "hash", "otp", "credential", "key"}
+
+func secretKey(k string) bool {
+	k = strings.ToLower(k)
+	for _, w := range secretWords {
+		if strings.Contains(k, w) {
+			return true
+		}
+	}
+	return false
+}
 
 // allowedKeys are detail keys that look secret but are not.
 var allowedKeys = map[string]bool{"grant_type": true, "token_type_hint": true, "key_ids": true}
@@ -198,7 +209,7 @@ func (rec *Recorder) build(ctx context.Context, r *http.Request, e Event) storag
 		if v == "" {
 			continue
 		}
-		if secretKey.MatchString(k) && !allowedKeys[k] {
+		if secretKey(k) && !allowedKeys[k] {
 			rec.logger.WarnContext(ctx, "audit: detail dropped, its name suggests a secret", "type", e.Type, "key", k)
 			continue
 		}

@@ -35,7 +35,7 @@ func TestRecord(t *testing.T) {
 
 	rec.Record(ctx, r, audit.Event{Type: audit.SignInFailed, UserID: "u1", Reason: "bad_password",
 		Details: map[string]string{"password": "hunter2", "new_password_hash": "x", "client_secret": "s", "refresh_token": "t",
-			"code": "c", "grant_type": "authorization_code", "empty": ""}})
+			"code": "c", "X-Api-KEY": "k", "Cookie": "session=1", "grant_type": "authorization_code", "empty": ""}})
 	rec.Record(audit.WithActor(ctx, "admin_token"), r, audit.Event{Type: audit.AdminUserDisabled, UserID: "u1"})
 	rec.Record(ctx, nil, audit.Event{Type: audit.TokenRevoked, ClientID: "c1"})
 	rec.Record(ctx, nil, audit.Event{Type: "something.odd"})
@@ -65,7 +65,7 @@ func TestRecord(t *testing.T) {
 	if e := byType["something.odd"]; e.Actor != "anonymous" {
 		t.Errorf("nobody's event: %+v", e)
 	}
-	for _, secret := range []string{"hunter2", `"s"`, `"t"`} {
+	for _, secret := range []string{"hunter2", `"s"`, `"t"`, `"k"`, "session=1"} {
 		if strings.Contains(logs.String(), secret) {
 			t.Errorf("the log holds %s:\n%s", secret, logs.String())
 		}
