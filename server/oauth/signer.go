@@ -2,11 +2,12 @@ package oauth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 
-	josev3 "github.com/go-jose/go-jose/v3"
+	"github.com/go-jose/go-jose/v4"
 	"github.com/ory/fosite/token/jwt"
 
 	"github.com/tollgate/tollgate/keyring"
@@ -24,14 +25,43 @@ type signer struct {
 
 var _ jwt.Signer = signer{}
 
+// Generate signs claims with the active key, as fosite's DefaultSigner
+// would (typ JWT unless the header says otherwise, kid and alg from the key),
+// but with go-jose v4 and encoding/json: fosite's path through go-jose v3
+// made a third of the cost of an ES256 access token, besides the signature.
 func (s signer) Generate(ctx context.Context, claims jwt.MapClaims, header jwt.Mapper) (string, string, error) {
+	if claims == nil || header == nil {
+		return "", "", errors.New("sign token: claims or header is nil")
+	}
 	k, err := s.keys.Active(ctx, s.alg)
 	if err != nil {
 		return "", "", err
 	}
-	jwk := &josev3.JSONWebKey{Key: k.Private, KeyID: k.ID, Algorithm: k.Algorithm, Use: "sig"}
-	base := jwt.DefaultSigner{GetPrivateKey: func(context.Context) (any, error) { return jwk, nil }}
-	return base.Generate(ctx, claims, header)
+	opts := &jose.SignerOptions{ExtraHeaders: map[jose.HeaderKey]any{"typ": "JWT"}}
+	for name, v := range header.ToMap() {
+		opts.ExtraHeaders[jose.HeaderKey(name)] = v
+	}
+	key := jose.SigningKey{
+		Algorithm: jose.SignatureAlgorithm(k.Algorithm),
+		Key:       jose.JSONWebKey{Key: k.Private, KeyID: k.ID, Algorithm: k.Algorithm, Use: "sig"},
+	}
+	jws, err := jose.NewSigner(key, opts)
+	if err != nil {
+		return "", "", fmt.Errorf("sign token: %w", err)
+	}
+	payload, err := json.Marshal(map[string]any(claims))
+	if err != nil {
+		return "", "", fmt.Errorf("sign token: encode claims: %w", err)
+	}
+	signed, err := jws.Sign(payload)
+	if err != nil {
+		return "", "", fmt.Errorf("sign token: %w", err)
+	}
+	token, err := signed.CompactSerialize()
+	if err != nil {
+		return "", "", fmt.Errorf("sign token: %w", err)
+	}
+	return token, token[strings.LastIndexByte(token, '.')+1:], nil
 }
 
 func (s signer) Validate(ctx context.Context, token string) (string, error) {
