@@ -126,11 +126,11 @@ func scenarios(ctx context.Context, t *target, o options, f *fixture, suffix str
 			rows = append(rows, row.print())
 		}
 	}
-	add(attack(t, o, "discovery", repeat(vegeta.Target{Method: http.MethodGet, URL: t.issuer + "/.well-known/openid-configuration"})))
-	add(attack(t, o, "jwks", repeat(vegeta.Target{Method: http.MethodGet, URL: t.issuer + "/.well-known/jwks.json"})))
-	add(attack(t, o, "client_credentials", clientCredentials(t)))
-	add(attack(t, o, "introspection", introspection(t, f)))
-	add(attack(t, o, "userinfo", repeat(vegeta.Target{
+	add(saturate(t, o, "discovery", repeat(vegeta.Target{Method: http.MethodGet, URL: t.issuer + "/.well-known/openid-configuration"})))
+	add(saturate(t, o, "jwks", repeat(vegeta.Target{Method: http.MethodGet, URL: t.issuer + "/.well-known/jwks.json"})))
+	add(saturate(t, o, "client_credentials", clientCredentials(t)))
+	add(saturate(t, o, "introspection", introspection(t, f)))
+	add(saturate(t, o, "userinfo", repeat(vegeta.Target{
 		Method: http.MethodGet, URL: t.issuer + "/userinfo", Header: http.Header{"Authorization": {"Bearer " + f.accessToken}},
 	})))
 	rows = append(rows, bigScenarios(ctx, t, o, f, suffix)...)
@@ -226,7 +226,7 @@ func humanCount(n int) string {
 
 // print shows a row as soon as its scenario ends.
 func (o outcome) print() outcome {
-	fmt.Printf("%-52s %8.0f/s  p50 %-9v p99 %-9v errors %d  server CPU/op %v  machine CPU/op %v\n", o.Name, o.Throughput, o.P50.Round(10*time.Microsecond), o.P99.Round(10*time.Microsecond), o.Errors, o.CPUPerOp.Round(time.Microsecond), o.MachinePerOp.Round(time.Microsecond))
+	fmt.Printf("%-52s %8.0f/s  clients %-3d p50 %-9v p99 %-9v errors %d  server CPU/op %v  machine CPU/op %v\n", o.Name, o.Throughput, o.Clients, o.P50.Round(10*time.Microsecond), o.P99.Round(10*time.Microsecond), o.Errors, o.CPUPerOp.Round(time.Microsecond), o.MachinePerOp.Round(time.Microsecond))
 	return o
 }
 
@@ -243,8 +243,8 @@ func es256Scenarios(ctx context.Context, o options) ([]outcome, error) {
 		return nil, err
 	}
 	return []outcome{
-		attack(t, o, "client_credentials"+es256Suffix, clientCredentials(t)).print(),
-		attack(t, o, "introspection"+es256Suffix, introspection(t, f)).print(),
+		saturate(t, o, "client_credentials"+es256Suffix, clientCredentials(t)).print(),
+		saturate(t, o, "introspection"+es256Suffix, introspection(t, f)).print(),
 	}, nil
 }
 
