@@ -8,8 +8,10 @@ import (
 
 	"github.com/felixge/httpsnoop"
 	"github.com/gorilla/mux"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tollgate/tollgate/server/clientip"
+	"github.com/tollgate/tollgate/server/metrics"
 )
 
 type routeKey struct{}
@@ -17,8 +19,9 @@ type routeKey struct{}
 // accessLog writes one line per request: method, route template, status,
 // duration and client address; the request ID comes from the context. Never
 // the path's values or the query string, which may carry codes and tokens.
-// Probes and scrapes log at debug level.
-func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
+// Probes and scrapes log at debug level. It also counts and times the
+// request in metrics: one capture of status and duration serves both.
+func accessLog(logger *slog.Logger, meter *metrics.Metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		route := new(string)
 		ctx := context.WithValue(r.Context(), routeKey{}, route)
@@ -27,6 +30,7 @@ func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
 		if tpl == "" {
 			tpl = "unmatched"
 		}
+		meter.Request(tpl, r.Method, m.Code, m.Duration)
 		level := slog.LevelInfo
 		for _, probe := range []string{"/healthz", "/readyz", "/metrics"} {
 			if strings.HasSuffix(tpl, probe) {
@@ -43,15 +47,17 @@ func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
 	})
 }
 
-// recordRoute tells accessLog the matched route's template. Use it with
-// mux.Router.Use, which runs it once a route has matched.
+// recordRoute tells accessLog the matched route's template, and names the
+// request's span after it. Use it with mux.Router.Use, which runs it once a
+// route has matched.
 func recordRoute(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p, ok := r.Context().Value(routeKey{}).(*string); ok {
-			if cur := mux.CurrentRoute(r); cur != nil {
-				if tpl, err := cur.GetPathTemplate(); err == nil {
+		if cur := mux.CurrentRoute(r); cur != nil {
+			if tpl, err := cur.GetPathTemplate(); err == nil {
+				if p, ok := r.Context().Value(routeKey{}).(*string); ok {
 					*p = tpl
 				}
+				trace.SpanFromContext(r.Context()).SetName(r.Method + " " + tpl)
 			}
 		}
 		next.ServeHTTP(w, r)

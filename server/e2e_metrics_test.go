@@ -57,6 +57,15 @@ func TestMetrics(t *testing.T) {
 			t.Fatalf("reused refresh token: %d", status)
 		}
 
+		// Paths no route has count under one label, whatever they are.
+		for _, path := range []string{"/wp-login.php", "/no/such/page"} {
+			resp, err := http.Get(e.issuer + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		}
+
 		resp, err := http.Get(e.issuer + "/metrics")
 		if err != nil {
 			t.Fatal(err)
@@ -79,6 +88,7 @@ func TestMetrics(t *testing.T) {
 			`tollgate_http_requests_total{code="400",method="POST",route="/token"}`:                        1,
 			`tollgate_http_requests_total{code="401",method="POST",route="/login"}`:                        1,
 			`tollgate_http_request_duration_seconds_count{method="POST",route="/token"}`:                   3,
+			`tollgate_http_requests_total{code="404",method="GET",route="unmatched"}`:                      2,
 		} {
 			if got := metricValue(t, text, sample); got != want {
 				t.Errorf("%s = %v, want %v", sample, got, want)
@@ -93,7 +103,7 @@ func TestMetrics(t *testing.T) {
 			t.Error("no Redis pool statistics")
 		}
 		// Route templates, never raw paths with their unbounded values.
-		if strings.Contains(text, tok.AccessToken[:20]) || strings.Contains(text, "request=") {
+		if strings.Contains(text, tok.AccessToken[:20]) || strings.Contains(text, "request=") || strings.Contains(text, "wp-login") {
 			t.Error("a token or query reached a metric label")
 		}
 	})

@@ -208,15 +208,15 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 	if !cfg.SeparateMetrics {
 		r.Handle("/metrics", s.metrics.Handler()).Methods(http.MethodGet)
 	}
-	r.Use(s.metrics.Middleware, recordRoute)
+	r.Use(recordRoute)
 	root.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		pages.Error(w, http.StatusNotFound, "not_found", "There is no page at this address.")
 	})
 
 	s.handler = withRequestID(clientip.Middleware(cfg.TrustedProxies,
-		accessLog(cfg.Logger, securityHeaders(recoverPanics(cfg.Logger, root)))))
+		accessLog(cfg.Logger, s.metrics, securityHeaders(recoverPanics(cfg.Logger, root)))))
 	// The span wraps everything, so the request ID and the logs of a
-	// request carry its trace ID; the metrics middleware names the span
+	// request carry its trace ID; recordRoute names the span
 	// after the matched route. Without tracing there is no span to make:
 	// the middleware is left out, which saves its cost on every request.
 	if cfg.Tracer != nil {

@@ -8,14 +8,12 @@ import (
 	"database/sql"
 	"net/http"
 	"strconv"
+	"time"
 
-	"github.com/felixge/httpsnoop"
-	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
-	"go.opentelemetry.io/otel/trace"
 )
 
 const namespace = "tollgate"
@@ -85,25 +83,14 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
 }
 
-// Middleware counts and times requests by their route template (never the
-// raw path, whose values are unbounded). Use it with mux.Router.Use, which
-// runs it after the route is matched.
-func (m *Metrics) Middleware(next http.Handler) http.Handler {
+// Request counts and times a request by its route template (never the raw
+// path, whose values are unbounded); "unmatched" for a path no route has.
+func (m *Metrics) Request(route, method string, code int, d time.Duration) {
 	if m == nil {
-		return next
+		return
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		route := "unmatched"
-		if cur := mux.CurrentRoute(r); cur != nil {
-			if tpl, err := cur.GetPathTemplate(); err == nil {
-				route = tpl
-			}
-		}
-		trace.SpanFromContext(r.Context()).SetName(r.Method + " " + route)
-		stats := httpsnoop.CaptureMetrics(next, w, r)
-		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(stats.Code)).Inc()
-		m.duration.WithLabelValues(route, r.Method).Observe(stats.Duration.Seconds())
-	})
+	m.requests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
+	m.duration.WithLabelValues(route, method).Observe(d.Seconds())
 }
 
 // TokenIssued counts a successful token response.
