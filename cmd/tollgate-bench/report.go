@@ -188,7 +188,7 @@ the CPU columns.
   per replica and forgotten when changed through it; a disabled, deleted
   or signed-out user's tokens are revoked, so they are refused at once).
   Introspection also authenticates its client and parses a form, and
-  fosite encodes its answer from a map: about 12 us more per call than
+  fosite encodes its answer from a map: about 12 microseconds more per call than
   userinfo. It reaches 15,000/s only at 128 clients, and not in every run
   (13,700 to 15,100/s across the runs behind this page).
 - **discovery** and **jwks**: encoded once; the JWKS again when the keys
