@@ -76,18 +76,8 @@ func (l *lookups) take() []*lookup {
 // fly sends batch, answers its checks, and then sends the checks that queued
 // meanwhile from a new goroutine, so that no caller waits for others' batches.
 func (l *lookups) fly(batch []*lookup) {
-	// The batch carries its first check's context values (its trace) but not
-	// its cancellation: the other checks share the batch.
-	ctx := context.WithoutCancel(batch[0].ctx)
-	keys := make([]string, 0, len(batch)+1)
-	keys = append(keys, l.marker)
-	for _, c := range batch {
-		keys = append(keys, c.key)
-	}
-	vals, err := l.rdb.MGet(ctx, keys...).Result()
-	if err == nil && len(vals) != len(keys) {
-		err = fmt.Errorf("redis MGET: %d values, want %d", len(vals), len(keys))
-	}
+	defer l.land()
+	vals, err := l.mget(batch)
 	var marker string
 	if err == nil {
 		marker, _ = vals[0].(string)
@@ -100,7 +90,34 @@ func (l *lookups) fly(batch []*lookup) {
 		}
 		close(c.done)
 	}
+}
 
+// mget reads the marker and batch's keys. A panic in the client becomes an
+// error for the batch: a flight that never lands would leave every later
+// check waiting for it.
+func (l *lookups) mget(batch []*lookup) (vals []any, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			vals, err = nil, fmt.Errorf("redis MGET panicked: %v", v)
+		}
+	}()
+	// The batch carries its first check's context values (its trace) but not
+	// its cancellation: the other checks share the batch.
+	ctx := context.WithoutCancel(batch[0].ctx)
+	keys := make([]string, 0, len(batch)+1)
+	keys = append(keys, l.marker)
+	for _, c := range batch {
+		keys = append(keys, c.key)
+	}
+	vals, err = l.rdb.MGet(ctx, keys...).Result()
+	if err == nil && len(vals) != len(keys) {
+		err = fmt.Errorf("redis MGET: %d values, want %d", len(vals), len(keys))
+	}
+	return vals, err
+}
+
+// land ends a flight and sends the next batch if checks are waiting.
+func (l *lookups) land() {
 	l.mu.Lock()
 	l.flights--
 	next := l.take()

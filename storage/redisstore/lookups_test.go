@@ -154,3 +154,59 @@ func TestCheckCallerGivesUp(t *testing.T) {
 		}
 	}
 }
+
+// panicOnce makes the first MGET after it is armed panic.
+type panicOnce struct{ armed, fired atomic.Bool }
+
+func (h *panicOnce) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *panicOnce) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "mget" && h.armed.Load() && h.fired.CompareAndSwap(false, true) {
+			panic("injected")
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *panicOnce) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// A panic in the Redis client fails its round trip's checks, which answer
+// from SQL, and the round trips after it still go out: a round trip that
+// never ended would leave every later check waiting.
+func TestPanickingRoundTrip(t *testing.T) {
+	ctx := t.Context()
+	hook := &panicOnce{}
+	client := redisClient(t)
+	client.AddHook(hook)
+	f := newFixture(t, client)
+	wantRevoked(t, f.store, jti(t), false) // seeds Redis
+	revoked := jti(t)
+	if err := f.store.Revoke(ctx, revoked, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	hook.armed.Store(true)
+	wantRevoked(t, f.store, revoked, true)
+	if !hook.fired.Load() {
+		t.Fatal("the check did not go to Redis")
+	}
+	// Once Redis is trusted again (after the backoff), a revocation that
+	// only Redis holds must show: the check went to Redis and came back.
+	time.Sleep(1100 * time.Millisecond)
+	onlyRedis := jti(t)
+	if err := client.Set(ctx, f.prefix+"revoked:"+onlyRedis, "1", time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		wantRevoked(t, f.store, onlyRedis, true)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a check after the panic never returned")
+	}
+}
