@@ -8,3 +8,5 @@ func (s *Store) QueuedChecks() int {
 }
 
 const MaxFlights = maxFlights
+
+const MaxBatch = maxBatch

@@ -118,6 +118,17 @@ func TestChecksShareARoundTrip(t *testing.T) {
 	}
 }
 
+// A burst of checks larger than a batch goes out in batches of MaxBatch.
+func TestBurstSplitsIntoBatches(t *testing.T) {
+	n := redisstore.MaxBatch + 10
+	hook := newHold(1, false)
+	checkTogether(t, hook, n)
+	want := []int{2, redisstore.MaxBatch + 1, 11} // marker + keys
+	if len(hook.keys) != len(want) || hook.keys[1] != want[1] || hook.keys[2] != want[2] {
+		t.Fatalf("keys per MGET = %v, want %v", hook.keys, want)
+	}
+}
+
 // When the shared MGET fails, every check in it answers from SQL: a revoked
 // token never reads as active because Redis failed.
 func TestSharedRoundTripFails(t *testing.T) {
