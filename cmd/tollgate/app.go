@@ -189,7 +189,7 @@ func (a *app) open(cmd *cobra.Command, with ...backend.Option) (*env, error) {
 			return nil, err
 		}
 	}
-	store, err := backend.Open(ctx, cfg.DatabaseURL, cfg.RedisURL, with...)
+	store, err := backend.Open(ctx, cfg.DatabaseURL, cfg.RedisURL, append(with, backend.Logging(log))...)
 	if err != nil {
 		return nil, err
 	}

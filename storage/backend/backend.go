@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -78,7 +79,7 @@ func Open(ctx context.Context, databaseURL, redisURL string, with ...Option) (st
 		sql.Close()
 		return nil, fmt.Errorf("redis_url %s: %w", RedactURL(redisURL), scrub(err, redisURL))
 	}
-	return redisstore.New(client, sql, RedisPrefix), nil
+	return redisstore.New(client, sql, RedisPrefix, redisstore.WithLogger(o.logger)), nil
 }
 
 // Option configures Open.
@@ -86,6 +87,12 @@ type Option func(*options)
 
 type options struct {
 	tracer trace.TracerProvider
+	logger *slog.Logger
+}
+
+// Logging logs what the stores do on their own that an operator must know.
+func Logging(l *slog.Logger) Option {
+	return func(o *options) { o.logger = l }
 }
 
 // Tracing records a span for every database query and Redis command.

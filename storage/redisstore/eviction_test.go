@@ -1,6 +1,8 @@
 package redisstore_test
 
 import (
+	"bytes"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +58,8 @@ func TestEvictingRedisNotTrusted(t *testing.T) {
 	ctx := t.Context()
 	client := evictingRedis(t, "64mb", "allkeys-lru")
 	f := newFixture(t, client)
+	var logs bytes.Buffer // the checks, and so the seeding, run on this goroutine
+	f.store = redisstore.New(client, f.sql, f.prefix, redisstore.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	revoked := jti(t)
 	if err := f.sql.Revoke(ctx, revoked, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
@@ -69,5 +73,8 @@ func TestEvictingRedisNotTrusted(t *testing.T) {
 	}
 	if exists(t, f, "revoked:"+revoked) {
 		t.Fatal("a revocation was copied to a Redis that may evict it")
+	}
+	if !strings.Contains(logs.String(), "noeviction") {
+		t.Fatalf("the operator was not told: logs = %q", logs.String())
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -79,6 +80,7 @@ type Store struct {
 	rdb     redis.UniversalClient
 	prefix  string
 	lookups *lookups
+	logger  *slog.Logger
 
 	seeding sync.Mutex // one seeding at a time in this process
 	// unsynced counts revocations that reached SQL but not Redis and that
@@ -93,10 +95,26 @@ type Store struct {
 
 // New returns sql with its revocation list cached in client under keys that
 // start with prefix. It does no I/O: the first IsRevoked seeds Redis.
-func New(client redis.UniversalClient, sql storage.Store, prefix string) *Store {
-	s := &Store{Store: sql, rdb: client, prefix: prefix}
+func New(client redis.UniversalClient, sql storage.Store, prefix string, opts ...Option) *Store {
+	s := &Store{Store: sql, rdb: client, prefix: prefix, logger: slog.New(slog.DiscardHandler)}
 	s.lookups = &lookups{rdb: client, marker: s.markerKey()}
+	for _, opt := range opts {
+		opt(s)
+	}
 	return s
+}
+
+// Option configures New.
+type Option func(*Store)
+
+// WithLogger logs what the store does on its own that an operator must
+// know: finding that Redis may evict keys, and so leaving it unused.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Store) {
+		if l != nil {
+			s.logger = l
+		}
+	}
 }
 
 func (s *Store) revokedKey(jti string) string { return s.prefix + "revoked:" + jti }
@@ -205,6 +223,7 @@ func (s *Store) seed(ctx context.Context) {
 	if err := CheckEviction(ctx, s.rdb); err != nil {
 		// Leave the claim to expire: until Redis is fixed, checks answer
 		// from SQL.
+		s.logger.ErrorContext(ctx, "revocation checks bypass Redis and answer from the SQL database", "err", err)
 		s.bypassUntil.Store(time.Now().Add(evictionBackoff).UnixNano())
 		return
 	}
