@@ -25,6 +25,7 @@ e2e:
 bench:
 	$(GO) run ./cmd/tollgate-bench -out docs/benchmarks.md
 	$(GO) test -run '^$$' -bench . -benchmem ./server/oauth/ ./storage/oauthstore/ ./storage/redisstore/ ./passwords/
+	$(GO) test -run '^$$' -bench AppendAuditEvents -benchmem ./storage/sqlstore/
 
 fmt:
 	@unformatted="$$(gofmt -l .)"; \

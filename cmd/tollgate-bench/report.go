@@ -152,7 +152,8 @@ the CPU columns.
   secret is remembered per process after the first success, so it is paid
   once), one signature, and nothing stored: the token is stateless (its
   claims are its record; revocation by jti, see docs/operations.md). An
-  audit event per token is buffered and written in batches.
+  audit event per token is buffered and written in batches of 200, with
+  one COPY on PostgreSQL.
 - **authorization_code exchange**: two RS256 signatures (access token and ID
   token) plus two database round trips: one query reads the code with its
   PKCE challenge and OpenID request; then one redemption, on PostgreSQL a
@@ -244,8 +245,11 @@ the CPU columns.
   decode (BenchmarkRequestRoundTrip, paid by every code, exchange and
   refresh), the revocation check on Redis (BenchmarkIsRevoked, by how
   many callers check at once: one round trip per check for one caller,
-  two callers mostly taking turns, a share of a round trip each for 64)
-  and the argon2id verification of a known and an unknown account.
+  two callers mostly taking turns, a share of a round trip each for 64),
+  a batch of 200 audit events written to PostgreSQL
+  (BenchmarkAppendAuditEvents: one COPY; as one INSERT it took 4.2 ms
+  and 2.5 ms of the server's CPU, as a COPY 2.8 ms and 1.2 ms) and the
+  argon2id verification of a known and an unknown account.
 - **start-up** of the embedded default: about 60 ms of package
   initialization (40 of it the zxcvbn dictionaries), the configuration,
   the migrations (some 15 ms on a new SQLite file), and on a new data

@@ -298,6 +298,16 @@ func sentinel(err error) error {
 	return err
 }
 
+// translate maps a driver error to gorm's (a taken key to
+// gorm.ErrDuplicatedKey, …), as gorm does for the statements it builds
+// itself but not for raw ones or for those sent around it.
+func (s *Store) translate(err error) error {
+	if t, ok := s.gdb.Dialector.(gorm.ErrorTranslator); ok && err != nil {
+		return t.Translate(err)
+	}
+	return err
+}
+
 // wrap returns err, mapped to a sentinel where one applies, with context.
 func wrap(err error, format string, args ...any) error {
 	if err == nil {

@@ -222,10 +222,7 @@ func (s *Store) RedeemTokens(ctx context.Context, r storage.Redemption) error {
 	}
 	query, args := redemptionSQL(r)
 	var counts struct{ Used, Existed, Made int }
-	err := s.db(ctx).Raw(query, args...).Find(&counts).Error
-	if t, ok := s.gdb.Dialector.(gorm.ErrorTranslator); ok && err != nil {
-		err = t.Translate(err) // gorm translates errors of its own statements only
-	}
+	err := s.translate(s.db(ctx).Raw(query, args...).Find(&counts).Error)
 	switch {
 	case err != nil:
 		return wrap(err, "redeem %d tokens", len(r.Create))
