@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/tollgate/tollgate/storage"
 	"github.com/tollgate/tollgate/storage/backend"
 	"github.com/tollgate/tollgate/storage/redisstore"
@@ -110,18 +108,8 @@ func TestRedactURL(t *testing.T) {
 func TestOpenRefusesEvictingRedis(t *testing.T) {
 	ctx := t.Context()
 	server := testbackend.StartRedis(t)
-	opts, err := redis.ParseURL(server.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := redis.NewClient(opts)
-	defer client.Close()
-	if err := client.ConfigSet(ctx, "maxmemory", "64mb").Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := client.ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err(); err != nil {
-		t.Fatal(err)
-	}
+	server.ConfigSet("maxmemory", "64mb")
+	server.ConfigSet("maxmemory-policy", "allkeys-lru")
 	s, err := backend.Open(ctx, testbackend.PostgresURL(t), server.URL())
 	if err == nil {
 		s.Close()

@@ -18,17 +18,14 @@ import (
 func evictingRedis(t *testing.T, maxmemory, policy string) *redis.Client {
 	t.Helper()
 	server := testbackend.StartRedis(t)
+	server.ConfigSet("maxmemory", maxmemory)
+	server.ConfigSet("maxmemory-policy", policy)
 	opts, err := redis.ParseURL(server.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	client := redis.NewClient(opts)
 	t.Cleanup(func() { client.Close() })
-	for _, kv := range [][2]string{{"maxmemory", maxmemory}, {"maxmemory-policy", policy}} {
-		if err := client.ConfigSet(t.Context(), kv[0], kv[1]).Err(); err != nil {
-			t.Fatalf("CONFIG SET %s %s: %v", kv[0], kv[1], err)
-		}
-	}
 	return client
 }
 

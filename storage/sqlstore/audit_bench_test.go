@@ -10,7 +10,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tollgate/tollgate/storage"
-	"github.com/tollgate/tollgate/storage/sqlstore"
 	"github.com/tollgate/tollgate/storage/testbackend"
 )
 
@@ -21,11 +20,7 @@ import (
 func BenchmarkAppendAuditEvents(b *testing.B) {
 	const batch = 200
 	ctx := context.Background()
-	s, err := sqlstore.Open(ctx, testbackend.PostgresURL(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
+	s := testbackend.Postgres(b)
 	events := make([]storage.AuditEvent, batch)
 	var before, after syscall.Rusage
 	b.ReportAllocs()

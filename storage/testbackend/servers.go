@@ -150,10 +150,22 @@ func (r *RedisServer) Stop() {
 // storm would.
 func (r *RedisServer) FlushAll() {
 	r.t.Helper()
+	r.do(func(c *redis.Client) error { return c.FlushAll(context.Background()).Err() }, "flushall")
+}
+
+// ConfigSet sets a configuration parameter of the instance, as CONFIG SET.
+func (r *RedisServer) ConfigSet(name, value string) {
+	r.t.Helper()
+	r.do(func(c *redis.Client) error { return c.ConfigSet(context.Background(), name, value).Err() }, "config set "+name)
+}
+
+// do runs cmd on a client of its own and fails the test if it fails.
+func (r *RedisServer) do(cmd func(*redis.Client) error, what string) {
+	r.t.Helper()
 	client := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", r.port)})
 	defer client.Close()
-	if err := client.FlushAll(context.Background()).Err(); err != nil {
-		r.t.Fatalf("flushall: %v", err)
+	if err := cmd(client); err != nil {
+		r.t.Fatalf("%s: %v", what, err)
 	}
 }
 
