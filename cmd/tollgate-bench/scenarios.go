@@ -36,6 +36,9 @@ type outcome struct {
 	// MachinePerOp is the CPU time of the whole machine (server, database,
 	// Redis, load generator, kernel) per successful operation.
 	MachinePerOp time.Duration
+	// LoadPerOp is the load generator's own CPU time (this process) per
+	// successful operation, a part of MachinePerOp.
+	LoadPerOp time.Duration
 	// Reference is the rate of the unavoidable cost a relative target is
 	// set against (signatures or hashes per second), measured just before
 	// the scenario: this machine's speed drifts from minute to minute.
@@ -188,8 +191,11 @@ func attack(t *target, o options, name string, tr vegeta.Targeter) outcome {
 	if !o.wants(name) {
 		return outcome{}
 	}
+	// A response is judged by its status code: MaxBody(0) reads and drops
+	// its body instead of keeping a copy of each.
 	a := vegeta.NewAttacker(vegeta.Workers(uint64(o.workers)), vegeta.MaxWorkers(uint64(o.workers)),
-		vegeta.Connections(o.workers), vegeta.KeepAlive(true), vegeta.Timeout(30*time.Second), vegeta.Redirects(vegeta.NoFollow))
+		vegeta.Connections(o.workers), vegeta.KeepAlive(true), vegeta.Timeout(30*time.Second), vegeta.Redirects(vegeta.NoFollow),
+		vegeta.MaxBody(0))
 	done := t.measure(o, name)
 	var m vegeta.Metrics
 	for res := range a.Attack(tr, vegeta.Rate{Freq: 0, Per: time.Second}, o.duration, name) {
@@ -277,9 +283,12 @@ func flow(t *target, o options, name string, fn func(worker int) error) outcome 
 func (t *target) measure(o options, name string) (done func(*vegeta.Metrics) outcome) {
 	t.resetPeakRSS()
 	profiled := t.startProfile(o.profile, name, o.duration)
-	cpu, machine := t.cpuTime(), machineBusy()
+	cpu, machine, load := t.cpuTime(), machineBusy(), ownCPUTime()
 	return func(m *vegeta.Metrics) outcome {
 		row := toOutcome(t, name, m, t.cpuTime()-cpu, machineBusy()-machine)
+		if ok := m.Requests - row.Errors; ok > 0 {
+			row.LoadPerOp = (ownCPUTime() - load) / time.Duration(ok)
+		}
 		row.Clients = o.workers
 		profiled()
 		return row
