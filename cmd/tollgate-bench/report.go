@@ -219,9 +219,16 @@ the CPU columns.
   (about 24-30 ms of CPU per hash) that is 4-5 ms per sign-in, and the
   single sign-on row shows that the rest of the flow alone (its two RS256
   signatures, PostgreSQL, the load generator) costs more than that in
-  machine CPU. So the target is out of reach on two cores shared with the
-  database and the load generator, short of a cheaper hash, which the
-  issue rules out.
+  machine CPU. The hash also costs more inside the server than alone: a
+  profile of this scenario put it at about 26 ms of CPU per sign-in
+  against 23 ms in the reference (both include some 2 ms of Go zeroing
+  the 19 MiB that x/crypto/argon2 allocates for every hash); the
+  difference is the other core's work contending for the same caches and
+  memory bandwidth. The collections that those allocations bring on cost about 5% of
+  the server's CPU (GOGC=400 moved the row by 4%, within the noise, at
+  twice the peak RSS). So the target is out of reach on two cores shared
+  with the database and the load generator, short of a cheaper hash,
+  which the issue rules out.
 - **1M users**: every lookup is by primary key or a unique index, so a large
   database changes little; the figures are within the noise of the empty
   database.
