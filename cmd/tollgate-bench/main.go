@@ -154,6 +154,8 @@ func bigScenarios(_ context.Context, t *target, o options, f *fixture, suffix st
 	}
 	// Enough material for a generous rate over the whole duration.
 	n := int(o.duration.Seconds() * 1500)
+	// vegeta copies a target's header into each request, so one serves all.
+	webAuth := basicAuth(webClient, webSecret)
 	if !o.wants("authorization_code exchange" + suffix) {
 		// skipped
 	} else if err := f.issueCodes(n); err != nil {
@@ -162,7 +164,7 @@ func bigScenarios(_ context.Context, t *target, o options, f *fixture, suffix st
 		t.settle()
 		add(relative(true, measureSigning, func() outcome {
 			return attack(t, o, "authorization_code exchange"+suffix, each(f.codes, func(c issuedCode) vegeta.Target {
-				return vegeta.Target{Method: http.MethodPost, URL: t.issuer + "/token", Header: basicAuth(webClient, webSecret),
+				return vegeta.Target{Method: http.MethodPost, URL: t.issuer + "/token", Header: webAuth,
 					Body: []byte(exchangeForm(c.code, c.pkce).Encode())}
 			}))
 		}))
@@ -175,7 +177,7 @@ func bigScenarios(_ context.Context, t *target, o options, f *fixture, suffix st
 		t.settle()
 		add(relative(true, measureSigning, func() outcome {
 			return attack(t, o, "refresh_token"+suffix, each(f.refresh, func(rt string) vegeta.Target {
-				return vegeta.Target{Method: http.MethodPost, URL: t.issuer + "/token", Header: basicAuth(webClient, webSecret),
+				return vegeta.Target{Method: http.MethodPost, URL: t.issuer + "/token", Header: webAuth,
 					Body: []byte(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}.Encode())}
 			}))
 		}))

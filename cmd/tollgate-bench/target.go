@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -195,12 +196,16 @@ func install(from, to string) error {
 	return out.Close()
 }
 
-// startProfile records a CPU profile of the server for d into dir/name.pprof
-// when profiling; the returned function waits for it to be written.
+// startProfile records a CPU profile of the server for d into dir/name.pprof,
+// and one of the load generator, this process, for the whole scenario into
+// dir/name-load.pprof, when profiling; the returned function waits for the
+// first to be written and ends the second.
 func (t *target) startProfile(dir, name string, d time.Duration) (wait func()) {
 	if t.pprof == "" || d < 2*time.Second {
 		return func() {}
 	}
+	file := filepath.Join(dir, strings.NewReplacer(" ", "_", "/", "_", "→", "-", "(", "", ")", "").Replace(name))
+	stopLoad := profileSelf(file + "-load.pprof")
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -211,8 +216,7 @@ func (t *target) startProfile(dir, name string, d time.Duration) (wait func()) {
 			return
 		}
 		defer resp.Body.Close()
-		file := filepath.Join(dir, strings.NewReplacer(" ", "_", "/", "_", "→", "-", "(", "", ")", "").Replace(name)+".pprof")
-		out, err := os.Create(file)
+		out, err := os.Create(file + ".pprof")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "profile:", err)
 			return
@@ -222,7 +226,26 @@ func (t *target) startProfile(dir, name string, d time.Duration) (wait func()) {
 			fmt.Fprintln(os.Stderr, "profile:", err)
 		}
 	}()
-	return func() { <-done }
+	return func() { <-done; stopLoad() }
+}
+
+// profileSelf starts a CPU profile of this process into file; the returned
+// function ends it.
+func profileSelf(file string) (stop func()) {
+	out, err := os.Create(file)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
+		out.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		out.Close()
+	}
 }
 
 // settle lets PostgreSQL catch up with the seeding just done (tens of
