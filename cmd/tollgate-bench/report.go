@@ -108,8 +108,8 @@ const costs = `
 scenario starts at 16, in a closed loop (a client sends its next request
 when the last one is answered). The scenarios that can repeat their
 requests (discovery, jwks, client_credentials, introspection, userinfo)
-then double the clients while the machine still had a tenth of its CPU
-idle and p99 stayed within 25 ms, up to 128, and report the fastest run
+then double the clients while the machine still had a twentieth of its
+CPU idle and p99 stayed within 25 ms, up to 128, and report the fastest run
 within 25 ms. At 16 clients the light scenarios left the machine about a
 fifth idle, waiting on round trips: those runs measured the load
 generator's concurrency, not Tollgate (userinfo read 12,700/s at 16

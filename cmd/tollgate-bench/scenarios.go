@@ -212,13 +212,13 @@ func attack(t *target, o options, name string, tr vegeta.Targeter) outcome {
 // maxP99 (the client_credentials target's bound), or at maxClientsFactor
 // times o.workers.
 const (
-	saturatedBusy    = 0.9
+	saturatedBusy    = 0.95
 	maxP99           = 25 * time.Millisecond
 	maxClientsFactor = 8
 )
 
 // saturate runs a repeatable scenario at o.workers clients and then, while
-// the machine still had a tenth of its CPU idle and p99 stayed within
+// the machine still had a twentieth of its CPU idle and p99 stayed within
 // maxP99, at twice as many. A closed loop of too few clients measures the
 // load generator's concurrency, not the server: on the light scenarios 16
 // clients left the machine a fifth idle. It keeps the run with the highest
