@@ -96,7 +96,7 @@ func embeddedStartup(ctx context.Context) (startupTimes, error) {
 			return 0, err
 		}
 		cmd := exec.Command(bin, "serve")
-		cmd.Env = append(os.Environ(), "TOLLGATE_DATA_DIR="+filepath.Join(dir, "data"), "TOLLGATE_ISSUER=http://"+addr, "TOLLGATE_LOG_LEVEL=error")
+		cmd.Env = append(os.Environ(), "TOLLGATE_DATA_DIR="+filepath.Join(dir, "data"), "TOLLGATE_ISSUER=http://"+addr)
 		start := time.Now()
 		if err := cmd.Start(); err != nil {
 			return 0, err

@@ -85,7 +85,7 @@ func (r *report) markdown() string {
 	var b strings.Builder
 	b.WriteString("# Benchmarks\n\n")
 	b.WriteString("Written by `make bench` (cmd/tollgate-bench); do not edit by hand.\n\n")
-	fmt.Fprintf(&b, "Run on %s: %s, %d cores, %s, %s. Tollgate on PostgreSQL + Redis on the same machine; ", time.Now().UTC().Format("2006-01-02"), cpuModel(), runtime.NumCPU(), memTotal(), runtime.Version())
+	fmt.Fprintf(&b, "Run on %s: %s, %d cores, %s, %s. Tollgate on PostgreSQL + Redis on the same machine, at its default settings (logging at info: an access log line per request, to a file); ", time.Now().UTC().Format("2006-01-02"), cpuModel(), runtime.NumCPU(), memTotal(), runtime.Version())
 	fmt.Fprintf(&b, "load from vegeta over loopback, %v per scenario, from %d concurrent clients (see Clients below).\n\n", r.options.duration, r.options.workers)
 	b.WriteString("| Scenario | ops/s | Clients | p50 | p99 | Errors | Peak RSS | Server CPU/op | Machine CPU/op | Load generator CPU/op | Target |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, row := range r.rows {

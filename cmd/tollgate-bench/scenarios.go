@@ -282,6 +282,7 @@ func flow(t *target, o options, name string, fn func(worker int) error) outcome 
 // asked); done ends it and makes its row from the load's metrics.
 func (t *target) measure(o options, name string) (done func(*vegeta.Metrics) outcome) {
 	t.resetPeakRSS()
+	_ = t.logs.Truncate(0)
 	profiled := t.startProfile(o.profile, name, o.duration)
 	cpu, machine, load := t.cpuTime(), machineBusy(), ownCPUTime()
 	return func(m *vegeta.Metrics) outcome {

@@ -35,8 +35,8 @@ type target struct {
 	dbName  string
 	adminDB string // the server's maintenance database, for CREATE/DROP
 	cmd     *exec.Cmd
-	logs    bytes.Buffer
-	pprof   string // the server's private metrics and pprof address, when profiling
+	logs    *os.File // the server's standard output and error
+	pprof   string   // the server's private metrics and pprof address, when profiling
 }
 
 // benchSecret is the system secret of the throwaway deployment.
@@ -86,7 +86,6 @@ func startTarget(ctx context.Context, o options, env ...string) (*target, error)
 		"TOLLGATE_DATABASE_URL="+t.dbURL,
 		"TOLLGATE_REDIS_URL="+o.redis,
 		"TOLLGATE_SECRET="+benchSecret,
-		"TOLLGATE_LOG_LEVEL=warn",
 		// Pre-issued codes must outlive the seeding of the others.
 		"TOLLGATE_CODE_LIFETIME=30m",
 		"TOLLGATE_DATA_DIR="+dir,
@@ -107,7 +106,14 @@ func startTarget(ctx context.Context, o options, env ...string) (*target, error)
 	start := time.Now()
 	t.cmd = exec.Command(t.bin, "serve")
 	t.cmd.Env = t.environ
-	t.cmd.Stdout, t.cmd.Stderr = &t.logs, &t.logs
+	// The server logs at the default level, info: one access log line per
+	// request, appended to a file, as a log collector would take them.
+	// Each scenario starts it afresh (see measure), which keeps it from
+	// growing to gigabytes.
+	if t.logs, err = os.OpenFile(filepath.Join(dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC|os.O_APPEND, 0o600); err != nil {
+		return nil, err
+	}
+	t.cmd.Stdout, t.cmd.Stderr = t.logs, t.logs
 	if err := t.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start serve: %w", err)
 	}
@@ -134,7 +140,8 @@ func (t *target) waitReady(ctx context.Context) error {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return fmt.Errorf("tollgate did not become ready:\n%s", t.logs.String())
+	logs, _ := os.ReadFile(t.logs.Name())
+	return fmt.Errorf("tollgate did not become ready:\n%s", logs)
 }
 
 // cli runs a tollgate command against the deployment and returns stdout.
@@ -365,6 +372,7 @@ func (t *target) stop() {
 	case <-time.After(20 * time.Second):
 		_ = t.cmd.Process.Kill()
 	}
+	_ = t.logs.Close()
 }
 
 // close stops the server and drops its database.
