@@ -112,8 +112,8 @@ then double the clients while the machine still had a twentieth of its
 CPU idle and p99 stayed within 25 ms, up to 128, and report the fastest run
 within 25 ms. At 16 clients the light scenarios left the machine about a
 fifth idle, waiting on round trips: those runs measured the load
-generator's concurrency, not Tollgate (userinfo read 12,700/s at 16
-clients and 16,300/s at 64, p99 11 ms). The scenarios that sign or hash
+generator's concurrency, not Tollgate (in one run userinfo read
+16,700/s at 16 clients and 21,600/s at 128, p99 15 ms). The scenarios that sign or hash
 saturate the machine at 16 and stay there; the exchange and refresh
 consume the codes and tokens they were given and run once, at 16.
 
@@ -152,7 +152,9 @@ the CPU columns.
   reach with RS256 on two cores. With **ES256 access tokens**
   (access_token_signing_alg: ES256, an ECDSA P-256 signature at a small
   fraction of the cost) it is the HTTP exchange and the load generator
-  that bound it. ID tokens stay RS256, which every OpenID client must
+  that bound it, at about 10,000/s: the row meets or misses the target by
+  a few percent with the machine's speed (9,600 to 10,500/s in the runs
+  made since the load generator was trimmed, at 16 to 64 clients). ID tokens stay RS256, which every OpenID client must
   accept; RS256 stays the default for access tokens (RFC 9068 only obliges
   resource servers to accept RS256).
 - **client_credentials**: client authentication (the argon2id check of the
@@ -176,14 +178,16 @@ the CPU columns.
   small (going from six round trips to two did not move these figures
   beyond the noise); with the database across a network each round trip
   saved is a network round trip off every token response. The 60% target
-  leaves 40% of the machine, about 1.2 ms per exchange here, for
-  everything but the two signatures; the rest costs about 1.6 ms:
-  PostgreSQL about 0.65 ms (measured with perf: executing the two
-  statements, with their index updates, and flushing the WAL at commit),
-  the server's own work about 0.65 ms (HTTP, client authentication,
-  decoding the stored request, building the claims, the redemption), and
-  the load generator and the kernel the remainder. No one part is large
-  enough to close the gap alone.
+  leaves 40% of the machine, about 1.1 ms per exchange here, for
+  everything but the two signatures; the rest costs about 1.3-1.6 ms:
+  PostgreSQL about 0.5 ms (measured with perf: executing the two
+  statements, with their index updates, and flushing the WAL at commit;
+  pg_stat_statements put the redemption at about 0.2 ms of execution and
+  the read at 0.06 ms), the server's own work about 0.6 ms (HTTP, client
+  authentication, decoding the stored request, building the claims, the
+  redemption; gorm's own share of the read is about 50 microseconds), the load generator about 0.16 ms (the Load generator
+  column) and the kernel the remainder. No one part is large enough to
+  close the gap alone; the refresh comes within a few percent of it.
 - **introspection** and **userinfo**: a signature verification (remembered per
   token for up to 30 s, never past exp), the revocation check (a Redis
   read on every call, so a revoked token is refused at once; the checks
@@ -197,8 +201,10 @@ the CPU columns.
   or signed-out user's tokens are revoked, so they are refused at once).
   Introspection also authenticates its client and parses a form, and
   fosite encodes its answer from a map: about 12 microseconds more per call than
-  userinfo. It reaches 15,000/s only at 128 clients, and not in every run
-  (13,700 to 15,100/s across the runs behind this page).
+  userinfo. Both rows pass 15,000/s when the machine is at its usual
+  speed (userinfo 18,600 to 21,600/s and introspection 17,600/s in the
+  runs of the day the load generator was trimmed) and fall short of it
+  when it is slow (12,500 to 13,500/s in a slow run before that).
 - **discovery** and **jwks**: encoded once; the JWKS again when the keys
   change. What is left is HTTP.
 - **password sign-in**: one argon2id verification (m = 19 MiB, t = 2, at
