@@ -135,8 +135,10 @@ core), so the same work costs more CPU time under load than alone. The
 references are measured alone, the best case; the one a relative target
 is set against (signatures for the exchange and refresh, hashes for the
 password sign-in) is measured again just before and just after its
-scenario and the mean is shown in the Target column, because this
-machine's speed drifts by up to 25% over minutes. The codes and refresh
+scenario, because this machine's speed drifts by up to 25% over minutes,
+and the higher of the two is shown in the Target column (just after a
+scenario the database can still be busy with it). They run at Go's
+default GOGC, as the server does. The codes and refresh
 tokens the exchange and refresh scenarios consume are issued just before
 them; the tables are then vacuumed and checkpointed, as pgbench does, so
 that the clean-up the seeding provoked is not counted against the next
