@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tollgate/tollgate/cputime"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
@@ -284,11 +285,11 @@ func (t *target) measure(o options, name string) (done func(*vegeta.Metrics) out
 	t.resetPeakRSS()
 	_ = t.logs.Truncate(0)
 	profiled := t.startProfile(o.profile, name, o.duration)
-	cpu, machine, load := t.cpuTime(), machineBusy(), ownCPUTime()
+	cpu, machine, load := t.cpuTime(), machineBusy(), cputime.Self()
 	return func(m *vegeta.Metrics) outcome {
 		row := toOutcome(t, name, m, t.cpuTime()-cpu, machineBusy()-machine)
 		if ok := m.Requests - row.Errors; ok > 0 {
-			row.LoadPerOp = (ownCPUTime() - load) / time.Duration(ok)
+			row.LoadPerOp = (cputime.Self() - load) / time.Duration(ok)
 		}
 		row.Clients = o.workers
 		profiled()

@@ -305,16 +305,6 @@ func (t *target) cpuTime() time.Duration {
 
 // machineBusy returns the CPU time all cores have spent busy so far (every
 // state of /proc/stat's cpu line but idle and iowait).
-// ownCPUTime is the CPU time (user and system) this process, the load
-// generator, has used so far.
-func ownCPUTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 func machineBusy() time.Duration {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {

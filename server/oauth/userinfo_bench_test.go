@@ -4,13 +4,13 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 
+	"github.com/tollgate/tollgate/cputime"
 	"github.com/tollgate/tollgate/keyring"
 	"github.com/tollgate/tollgate/storage"
 	"github.com/tollgate/tollgate/storage/oauthstore"
@@ -28,10 +28,9 @@ func BenchmarkUserinfo(b *testing.B) {
 	ctx := context.Background()
 	store := testbackend.PostgresRedis(b)
 	h, token := userinfoFixture(b, store)
-	var before syscall.Rusage
 	b.ReportAllocs()
 	b.ResetTimer()
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &before)
+	reportCPU := cputime.ReportPerOp(b)
 	for b.Loop() {
 		r := httptest.NewRequestWithContext(ctx, http.MethodGet, "/userinfo", nil)
 		r.Header.Set("Authorization", "Bearer "+token)
@@ -41,10 +40,7 @@ func BenchmarkUserinfo(b *testing.B) {
 			b.Fatalf("userinfo: %d %s", w.Code, w.Body)
 		}
 	}
-	var after syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &after)
-	cpu := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
-	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	reportCPU()
 }
 
 // userinfoFixture wires a Handler over store as server.New does, and

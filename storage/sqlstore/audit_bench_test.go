@@ -3,12 +3,12 @@ package sqlstore_test
 import (
 	"context"
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/tollgate/tollgate/cputime"
 	"github.com/tollgate/tollgate/storage"
 	"github.com/tollgate/tollgate/storage/testbackend"
 )
@@ -22,9 +22,8 @@ func BenchmarkAppendAuditEvents(b *testing.B) {
 	ctx := context.Background()
 	s := testbackend.Postgres(b)
 	events := make([]storage.AuditEvent, batch)
-	var before, after syscall.Rusage
 	b.ReportAllocs()
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &before)
+	reportCPU := cputime.ReportPerOp(b)
 	for b.Loop() {
 		for i := range events {
 			events[i] = storage.AuditEvent{
@@ -38,7 +37,5 @@ func BenchmarkAppendAuditEvents(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &after)
-	cpu := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
-	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	reportCPU()
 }
