@@ -43,7 +43,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "docs/benchmarks.md", "where to write the report (empty: do not write)")
 	flag.IntVar(&o.big, "big", 1_000_000, "users and live refresh tokens in the large-database scenarios (0: skip them)")
 	only := flag.String("only", "", "run only the scenarios whose name matches this regular expression, without the start-up times and the other servers (for quick before/after comparisons)")
-	flag.StringVar(&o.profile, "profile", "", "directory to write a CPU profile of the server for each scenario (go tool pprof <file>)")
+	flag.StringVar(&o.profile, "profile", "", "directory to write CPU profiles of the server and of the load generator for each scenario (go tool pprof <file>)")
 	flag.Parse()
 	// The load generator shares the machine with the server: at GOGC=100
 	// its own collections took about a sixth of its CPU time. Its live heap

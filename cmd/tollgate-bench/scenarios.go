@@ -42,7 +42,8 @@ type outcome struct {
 	LoadPerOp time.Duration
 	// Reference is the rate of the unavoidable cost a relative target is
 	// set against (signatures or hashes per second), measured just before
-	// the scenario: this machine's speed drifts from minute to minute.
+	// and just after the scenario (the higher counts, see relative): this
+	// machine's speed drifts from minute to minute.
 	Reference float64
 	Target    string
 	Clients   int // concurrent clients of the load generator
