@@ -6,9 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/tollgate/tollgate/storage"
 	"github.com/tollgate/tollgate/storage/backend"
 	"github.com/tollgate/tollgate/storage/testbackend"
 )
@@ -32,9 +34,16 @@ func TestTracing(t *testing.T) {
 	if _, err := store.IsRevoked(parentCtx, secretJTI); err != nil {
 		t.Fatal(err)
 	}
+	// Audit events are written with COPY, outside gorm's callbacks.
+	err = store.AppendAuditEvents(parentCtx, storage.AuditEvent{ID: uuid.NewString(), Time: time.Now(),
+		Type: "test.traced", Actor: "client:" + secretJTI, Outcome: "success"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	parent.End()
 
 	var db, rdb int
+	copied := false
 	for _, s := range spans.GetSpans() {
 		if s.Name == "request" {
 			continue
@@ -51,6 +60,9 @@ func TestTracing(t *testing.T) {
 					rdb++
 				}
 			}
+			if a.Key == "db.sql.table" && a.Value.AsString() == "audit_events" && s.Name == "db copy" {
+				copied = true
+			}
 			if strings.Contains(a.Value.Emit(), secretJTI) {
 				t.Errorf("span %s attribute %s carries a stored value", s.Name, a.Key)
 			}
@@ -58,5 +70,8 @@ func TestTracing(t *testing.T) {
 	}
 	if db == 0 || rdb == 0 {
 		t.Fatalf("spans under the request: %d database, %d Redis; want both", db, rdb)
+	}
+	if !copied {
+		t.Error("no db copy span for the audit events")
 	}
 }

@@ -97,7 +97,10 @@ var auditColumns = []string{"id", "occurred_at", "type", "actor", "user_id", "cl
 // of 12 parameters per row to build, parse and plan, as an INSERT of a batch
 // has. It needs the driver's own connection, so not inside a transaction
 // (which has its connection already; the INSERT serves there).
-func (s *Store) copyAuditRows(ctx context.Context, rows []auditRow) error {
+func (s *Store) copyAuditRows(ctx context.Context, rows []auditRow) (err error) {
+	// COPY goes around gorm, so around its tracing callbacks too.
+	ctx, span := s.startSpan(ctx, "copy")
+	defer func() { endSpan(span, "audit_events", err) }()
 	db, err := s.gdb.DB()
 	if err != nil {
 		return err

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -27,7 +29,8 @@ import (
 // Store is a storage.Store over a SQL database.
 type Store struct {
 	gdb      *gorm.DB
-	postgres bool // false: SQLite
+	postgres bool         // false: SQLite
+	tracer   trace.Tracer // a no-op until Trace
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -43,7 +46,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		SkipDefaultTransaction: true,
 	}
 	var (
-		s   = &Store{}
+		s   = &Store{tracer: noop.Tracer{}}
 		err error
 	)
 	switch {

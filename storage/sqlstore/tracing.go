@@ -1,6 +1,8 @@
 package sqlstore
 
 import (
+	"context"
+	"errors"
 	"fmt"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -18,15 +20,10 @@ const spanKey = "tollgate:span"
 // token signatures and hashes. (gorm's own OpenTelemetry plugin would drag
 // in the MySQL and ClickHouse drivers; these callbacks are all it takes.)
 func (s *Store) Trace(tp trace.TracerProvider) error {
-	tracer := tp.Tracer("github.com/tollgate/tollgate/storage/sqlstore")
-	system := "sqlite"
-	if s.postgres {
-		system = "postgresql"
-	}
+	s.tracer = tp.Tracer("github.com/tollgate/tollgate/storage/sqlstore")
 	before := func(op string) func(*gorm.DB) {
 		return func(db *gorm.DB) {
-			ctx, span := tracer.Start(db.Statement.Context, "db "+op, trace.WithSpanKind(trace.SpanKindClient),
-				trace.WithAttributes(attribute.String("db.system", system), attribute.String("db.operation", op)))
+			ctx, span := s.startSpan(db.Statement.Context, op)
 			db.Statement.Context = ctx
 			db.InstanceSet(spanKey, span)
 		}
@@ -36,14 +33,7 @@ func (s *Store) Trace(tp trace.TracerProvider) error {
 		if !ok {
 			return
 		}
-		span := v.(trace.Span)
-		if db.Statement.Table != "" {
-			span.SetAttributes(attribute.String("db.sql.table", db.Statement.Table))
-		}
-		if db.Error != nil && db.Error != gorm.ErrRecordNotFound {
-			span.SetStatus(codes.Error, "statement failed")
-		}
-		span.End()
+		endSpan(v.(trace.Span), db.Statement.Table, db.Error)
 	}
 	cb := s.gdb.Callback()
 	// gorm's callback chains have unexported types, so each is named here.
@@ -68,4 +58,27 @@ func (s *Store) Trace(tp trace.TracerProvider) error {
 		}
 	}
 	return nil
+}
+
+// startSpan starts the span of a statement under ctx's span (a no-op span
+// until Trace).
+func (s *Store) startSpan(ctx context.Context, op string) (context.Context, trace.Span) {
+	system := "sqlite"
+	if s.postgres {
+		system = "postgresql"
+	}
+	return s.tracer.Start(ctx, "db "+op, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("db.system", system), attribute.String("db.operation", op)))
+}
+
+// endSpan ends a statement's span, naming its table when known. Not finding
+// a row is an answer, not a failure.
+func endSpan(span trace.Span, table string, err error) {
+	if table != "" {
+		span.SetAttributes(attribute.String("db.sql.table", table))
+	}
+	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+		span.SetStatus(codes.Error, "statement failed")
+	}
+	span.End()
 }
