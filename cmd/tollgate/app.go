@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/tollgate/tollgate/config"
@@ -21,6 +22,7 @@ import (
 	"github.com/tollgate/tollgate/passwords"
 	"github.com/tollgate/tollgate/storage"
 	"github.com/tollgate/tollgate/storage/backend"
+	"github.com/tollgate/tollgate/storage/redisstore"
 )
 
 // app holds what every command shares: the process's streams and the
@@ -188,6 +190,10 @@ func (a *app) open(cmd *cobra.Command, with ...backend.Option) (*env, error) {
 		if err := backend.Migrate(ctx, cfg.DatabaseURL); err != nil {
 			return nil, err
 		}
+	}
+	if cfg.RedisURL != "" {
+		// go-redis has one logger per process; this is the process's.
+		redis.SetLogger(redisstore.ClientLog(log))
 	}
 	store, err := backend.Open(ctx, cfg.DatabaseURL, cfg.RedisURL, append(with, backend.Logging(log))...)
 	if err != nil {
