@@ -411,3 +411,36 @@ func TestHomePageShowsWhoIsSignedIn(t *testing.T) {
 		}
 	})
 }
+
+// TestWrongMethodListsAllowed: a method an address does not accept is a 405
+// that lists the ones it does (RFC 9110, 15.5.6), inside the admin API's
+// subrouter too; an address that does not exist stays a 404.
+func TestWrongMethodListsAllowed(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		for _, c := range []struct {
+			method, path string
+			status       int
+			allow        string
+		}{
+			{"GET", "/token", http.StatusMethodNotAllowed, "POST, OPTIONS"},
+			{"DELETE", "/userinfo", http.StatusMethodNotAllowed, "GET, POST, OPTIONS"},
+			{"POST", "/healthz", http.StatusMethodNotAllowed, "GET, HEAD"},
+			{"PUT", "/admin/v1/clients/" + confidentialID, http.StatusMethodNotAllowed, "GET, PATCH, DELETE"},
+			{"GET", "/no-such-page", http.StatusNotFound, ""},
+			{"GET", "/admin/v1/no-such-resource", http.StatusNotFound, ""},
+		} {
+			req, err := http.NewRequest(c.method, e.issuer+c.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != c.status || resp.Header.Get("Allow") != c.allow {
+				t.Errorf("%s %s: %d, Allow %q; want %d, Allow %q", c.method, c.path, resp.StatusCode, resp.Header.Get("Allow"), c.status, c.allow)
+			}
+		}
+	})
+}

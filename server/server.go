@@ -209,9 +209,20 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 		r.Handle("/metrics", s.metrics.Handler()).Methods(http.MethodGet)
 	}
 	r.Use(recordRoute)
-	root.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		pages.Error(w, http.StatusNotFound, "not_found", "There is no page at this address.")
+	// mux answers 404, not 405, for a method that a subrouter's address
+	// does not accept when other subrouters follow it; so both cases ask
+	// which methods the address takes.
+	noRoute := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		allowed := allowedMethods(root, r)
+		if len(allowed) == 0 {
+			pages.Error(w, http.StatusNotFound, "not_found", "There is no page at this address.")
+			return
+		}
+		// RFC 9110, 15.5.6: a 405 lists the methods the address accepts.
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		pages.Error(w, http.StatusMethodNotAllowed, "method_not_allowed", "This address does not accept that method.")
 	})
+	root.NotFoundHandler, root.MethodNotAllowedHandler = noRoute, noRoute
 
 	s.handler = withRequestID(clientip.Middleware(cfg.TrustedProxies,
 		accessLog(cfg.Logger, s.metrics, securityHeaders(recoverPanics(cfg.Logger, root)))))
@@ -224,6 +235,23 @@ func New(cfg Config, store storage.Store, keys *keyring.Keyring) (*Server, error
 			otelhttp.WithTracerProvider(cfg.Tracer), otelhttp.WithPropagators(propagation.TraceContext{}))
 	}
 	return s, nil
+}
+
+// allowedMethods lists the methods that some route of router serves at r's
+// address: none when there is no such address. Only a request that no route
+// serves asks, so trying each method in turn is cheap enough.
+func allowedMethods(router *mux.Router, r *http.Request) []string {
+	var allowed []string
+	for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodPatch, http.MethodDelete, http.MethodOptions} {
+		probe := *r
+		probe.Method = method
+		var m mux.RouteMatch
+		if router.Match(&probe, &m) && m.MatchErr == nil {
+			allowed = append(allowed, method)
+		}
+	}
+	return allowed
 }
 
 // ServeHTTP implements http.Handler.
