@@ -154,9 +154,9 @@ the CPU columns.
   reach with RS256 on two cores. With **ES256 access tokens**
   (access_token_signing_alg: ES256, an ECDSA P-256 signature at a small
   fraction of the cost) it is the HTTP exchange and the load generator
-  that bound it, at about 10,000/s: the row meets or misses the target by
-  a few percent with the machine's speed (9,600 to 10,500/s in the runs
-  made since the load generator was trimmed, at 16 to 64 clients). ID tokens stay RS256, which every OpenID client must
+  that bound it, at about 10,000/s: the row meets or misses the target
+  with the machine's speed (9,600 to 10,500/s in the runs of a fast day,
+  8,600 to 9,100/s on a slower one, at 16 to 64 clients). ID tokens stay RS256, which every OpenID client must
   accept; RS256 stays the default for access tokens (RFC 9068 only obliges
   resource servers to accept RS256). The RS256 row's p99 (about 40 ms at
   a p50 of 3-6 ms) is time spent waiting for a core, not in the handler:
